@@ -1,0 +1,153 @@
+package kopilka
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// CustomerKind says whether the customer is a person or a company.
+type CustomerKind string
+
+// Customer kinds. Only individuals take part unless the tenant allows
+// legal entities.
+const (
+	Individual  CustomerKind = "individual"
+	LegalEntity CustomerKind = "legal_entity"
+)
+
+// Customer is a card holder.
+type Customer struct {
+	ID             string
+	TenantID       string
+	Kind           CustomerKind
+	Phone          string // E.164 or empty
+	ExtraPhone     string
+	Email          string
+	FirstName      string
+	LastName       string
+	MiddleName     string
+	BirthDate      string // YYYY-MM-DD or empty
+	Gender         string // "male", "female" or empty
+	AdConsent      bool
+	AdConsentAt    *time.Time
+	AdConsentVia   string
+	Group          string
+	Tags           []string
+	PurchasesTotal Amount // accumulated confirmed purchase sum, hundredths
+	Debt           Amount // points owed after refunds revoked spent points
+	Cards          []Card
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Card is a loyalty card bound to a customer.
+type Card struct {
+	Number     string
+	CustomerID string
+	Kind       string // "plastic" or "electronic"
+	Status     string // "active", "blocked", "replaced"
+	CreatedAt  time.Time
+}
+
+// CustomerChange is one changed field in a customer's history.
+type CustomerChange struct {
+	ID         int64
+	CustomerID string
+	Field      string
+	OldValue   string
+	NewValue   string
+	Actor      string
+	ChangedAt  time.Time
+}
+
+// CustomerPatch lists the fields a PATCH may change; nil means unchanged.
+type CustomerPatch struct {
+	Phone      *string
+	ExtraPhone *string
+	Email      *string
+	FirstName  *string
+	LastName   *string
+	MiddleName *string
+	BirthDate  *string
+	Gender     *string
+	AdConsent  *bool
+	Group      *string
+	Tags       *[]string
+}
+
+// ValidateCustomer normalises and checks the fields of a new or patched
+// customer in place. It returns an invalid_request *Error naming the field.
+func ValidateCustomer(c *Customer) error {
+	if c.Kind == "" {
+		c.Kind = Individual
+	}
+	if c.Kind != Individual && c.Kind != LegalEntity {
+		return Invalid("kind", "must be individual or legal_entity")
+	}
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"phone", &c.Phone}, {"extra_phone", &c.ExtraPhone}} {
+		if *f.v == "" {
+			continue
+		}
+		p, ok := NormalizePhone(*f.v)
+		if !ok {
+			return Invalid(f.name, "%q is not a phone number; use +7 912 345-67-89 or 8 912 345-67-89", *f.v)
+		}
+		*f.v = p
+	}
+	if c.Email != "" {
+		c.Email = strings.TrimSpace(c.Email)
+		a, err := mail.ParseAddress(c.Email)
+		if err != nil || a.Address != c.Email || a.Name != "" {
+			return Invalid("email", "%q is not an e-mail address", c.Email)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"first_name", &c.FirstName}, {"last_name", &c.LastName}, {"middle_name", &c.MiddleName}, {"group", &c.Group}} {
+		*f.v = strings.TrimSpace(*f.v)
+		if utf8.RuneCountInString(*f.v) > 200 || !utf8.ValidString(*f.v) {
+			return Invalid(f.name, "must be valid text of at most 200 characters")
+		}
+	}
+	if c.BirthDate != "" {
+		d, err := time.Parse(time.DateOnly, c.BirthDate)
+		if err != nil || d.Year() < 1900 {
+			return Invalid("birth_date", "%q is not a date; use YYYY-MM-DD", c.BirthDate)
+		}
+	}
+	switch c.Gender {
+	case "", "male", "female":
+	default:
+		return Invalid("gender", "must be male or female")
+	}
+	if len(c.Tags) > 50 {
+		return Invalid("tags", "at most 50 tags")
+	}
+	for i, t := range c.Tags {
+		t = strings.TrimSpace(t)
+		if t == "" || utf8.RuneCountInString(t) > 64 {
+			return Invalid("tags", "tag %d must be 1 to 64 characters", i+1)
+		}
+		c.Tags[i] = t
+	}
+	return nil
+}
+
+// ValidateCardNumber checks a card number given by a client.
+func ValidateCardNumber(n string) error {
+	if n == "" || len(n) > 64 {
+		return Invalid("card", "card number must be 1 to 64 characters")
+	}
+	for _, r := range n {
+		if r < '!' || r > '~' {
+			return Invalid("card", "card number may hold only printable ASCII without spaces")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,206 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+
+	"github.com/kopilka/kopilka/internal/kopilka"
+)
+
+const createCustomerSQL = `INSERT INTO customers (tenant_id, id, kind, phone, extra_phone, email, first_name,
+ last_name, middle_name, birth_date, gender, ad_consent, ad_consent_at, ad_consent_via, grp, tags,
+ purchases_total, debt, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)`
+
+// CreateCustomer stores a customer and the cards it comes with.
+func (tx *Tx) CreateCustomer(ctx context.Context, c *kopilka.Customer) error {
+	c.CreatedAt, c.UpdatedAt = tx.now, tx.now
+	tags, err := json.Marshal(nonNil(c.Tags))
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, createCustomerSQL, c.TenantID, c.ID, string(c.Kind), nullString(c.Phone), c.ExtraPhone,
+		c.Email, c.FirstName, c.LastName, c.MiddleName, c.BirthDate, c.Gender, boolInt(c.AdConsent),
+		nullMicros(c.AdConsentAt), c.AdConsentVia, c.Group, string(tags), c.PurchasesTotal, c.Debt, micros(tx.now))
+	if err != nil {
+		return wrap("create customer", err)
+	}
+	for i := range c.Cards {
+		c.Cards[i].CustomerID = c.ID
+		if err := tx.CreateCard(ctx, c.TenantID, &c.Cards[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const customerColumns = `id, tenant_id, kind, phone, extra_phone, email, first_name, last_name, middle_name,
+ birth_date, gender, ad_consent, ad_consent_at, ad_consent_via, grp, tags, purchases_total, debt, created_at, updated_at`
+
+func scanCustomer(scan func(...any) error) (*kopilka.Customer, error) {
+	var c kopilka.Customer
+	var kind, tags string
+	var phone sql.NullString
+	var consent int
+	var consentAt sql.NullInt64
+	var created, updated int64
+	err := scan(&c.ID, &c.TenantID, &kind, &phone, &c.ExtraPhone, &c.Email, &c.FirstName, &c.LastName,
+		&c.MiddleName, &c.BirthDate, &c.Gender, &consent, &consentAt, &c.AdConsentVia, &c.Group, &tags,
+		&c.PurchasesTotal, &c.Debt, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	c.Kind = kopilka.CustomerKind(kind)
+	c.Phone = phone.String
+	c.AdConsent = consent != 0
+	c.AdConsentAt = fromNullMicros(consentAt)
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// GetCustomer loads a customer and its cards; lock takes the row lock.
+func (tx *Tx) GetCustomer(ctx context.Context, tenantID, id string, lock bool) (*kopilka.Customer, error) {
+	q := `SELECT ` + customerColumns + ` FROM customers WHERE tenant_id = $1 AND id = $2`
+	if lock {
+		q += tx.db.d.forUpdate()
+	}
+	c, err := scanCustomer(tx.row(ctx, q, tenantID, id).Scan)
+	if err != nil {
+		return nil, wrap("get customer", err)
+	}
+	c.Cards, err = tx.customerCards(ctx, tenantID, id)
+	return c, err
+}
+
+const customerCardsSQL = `SELECT number, kind, status, created_at FROM cards
+WHERE tenant_id = $1 AND customer_id = $2 ORDER BY created_at, number`
+
+func (tx *Tx) customerCards(ctx context.Context, tenantID, id string) ([]kopilka.Card, error) {
+	rows, err := tx.query(ctx, customerCardsSQL, tenantID, id)
+	if err != nil {
+		return nil, wrap("customer cards", err)
+	}
+	defer rows.Close()
+	cards := []kopilka.Card{}
+	for rows.Next() {
+		c := kopilka.Card{CustomerID: id}
+		var created int64
+		if err := rows.Scan(&c.Number, &c.Kind, &c.Status, &created); err != nil {
+			return nil, err
+		}
+		c.CreatedAt = fromMicros(created)
+		cards = append(cards, c)
+	}
+	return cards, rows.Err()
+}
+
+// CustomerIDByPhone finds a customer by E.164 phone.
+func (tx *Tx) CustomerIDByPhone(ctx context.Context, tenantID, phone string) (string, error) {
+	var id string
+	err := tx.row(ctx, `SELECT id FROM customers WHERE tenant_id = $1 AND phone = $2`, tenantID, phone).Scan(&id)
+	return id, wrap("customer by phone", err)
+}
+
+// CustomerIDByCard finds a card's holder.
+func (tx *Tx) CustomerIDByCard(ctx context.Context, tenantID, number string) (string, error) {
+	var id string
+	err := tx.row(ctx, `SELECT customer_id FROM cards WHERE tenant_id = $1 AND number = $2`, tenantID, number).Scan(&id)
+	return id, wrap("customer by card", err)
+}
+
+const updateCustomerSQL = `UPDATE customers SET phone = $3, extra_phone = $4, email = $5, first_name = $6,
+ last_name = $7, middle_name = $8, birth_date = $9, gender = $10, ad_consent = $11, ad_consent_at = $12,
+ ad_consent_via = $13, grp = $14, tags = $15, updated_at = $16
+WHERE tenant_id = $1 AND id = $2`
+
+// UpdateCustomer writes the profile fields.
+func (tx *Tx) UpdateCustomer(ctx context.Context, c *kopilka.Customer) error {
+	c.UpdatedAt = tx.now
+	tags, err := json.Marshal(nonNil(c.Tags))
+	if err != nil {
+		return err
+	}
+	return wrap("update customer", affected(tx.exec(ctx, updateCustomerSQL, c.TenantID, c.ID, nullString(c.Phone),
+		c.ExtraPhone, c.Email, c.FirstName, c.LastName, c.MiddleName, c.BirthDate, c.Gender, boolInt(c.AdConsent),
+		nullMicros(c.AdConsentAt), c.AdConsentVia, c.Group, string(tags), micros(tx.now))))
+}
+
+const setCustomerBalancesSQL = `UPDATE customers SET debt = $3, purchases_total = $4 WHERE tenant_id = $1 AND id = $2`
+
+// SetCustomerBalances writes the debt and the purchase sum.
+func (tx *Tx) SetCustomerBalances(ctx context.Context, tenantID, id string, debt, purchasesTotal kopilka.Amount) error {
+	return wrap("set customer balances", affected(tx.exec(ctx, setCustomerBalancesSQL, tenantID, id, debt, purchasesTotal)))
+}
+
+const addCustomerChangeSQL = `INSERT INTO customer_changes (tenant_id, customer_id, field, old_value, new_value, actor, changed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)`
+
+// AddCustomerChanges appends to a customer's history.
+func (tx *Tx) AddCustomerChanges(ctx context.Context, tenantID string, ch []kopilka.CustomerChange) error {
+	for _, c := range ch {
+		if _, err := tx.exec(ctx, addCustomerChangeSQL, tenantID, c.CustomerID, c.Field, c.OldValue, c.NewValue, c.Actor, micros(tx.now)); err != nil {
+			return wrap("add customer change", err)
+		}
+	}
+	return nil
+}
+
+const listCustomerChangesSQL = `SELECT id, customer_id, field, old_value, new_value, actor, changed_at FROM customer_changes
+WHERE tenant_id = $1 AND customer_id = $2 AND id < $3 ORDER BY id DESC LIMIT $4`
+
+// ListCustomerChanges pages a customer's history newest first; before is
+// the id of the last change already seen (0 for the first page).
+func (tx *Tx) ListCustomerChanges(ctx context.Context, tenantID, customerID string, before int64, limit int) ([]kopilka.CustomerChange, error) {
+	if before <= 0 {
+		before = 1 << 62
+	}
+	rows, err := tx.query(ctx, listCustomerChangesSQL, tenantID, customerID, before, limit)
+	if err != nil {
+		return nil, wrap("list customer changes", err)
+	}
+	defer rows.Close()
+	var out []kopilka.CustomerChange
+	for rows.Next() {
+		var c kopilka.CustomerChange
+		var at int64
+		if err := rows.Scan(&c.ID, &c.CustomerID, &c.Field, &c.OldValue, &c.NewValue, &c.Actor, &at); err != nil {
+			return nil, err
+		}
+		c.ChangedAt = fromMicros(at)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+const createCardSQL = `INSERT INTO cards (tenant_id, number, customer_id, kind, status, created_at) VALUES ($1, $2, $3, $4, $5, $6)`
+
+// CreateCard issues a card; ErrConflict when the number is taken.
+func (tx *Tx) CreateCard(ctx context.Context, tenantID string, c *kopilka.Card) error {
+	c.CreatedAt = tx.now
+	if c.Status == "" {
+		c.Status = "active"
+	}
+	if c.Kind == "" {
+		c.Kind = "plastic"
+	}
+	_, err := tx.exec(ctx, createCardSQL, tenantID, c.Number, c.CustomerID, c.Kind, c.Status, micros(tx.now))
+	return wrap("create card", err)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,325 @@
+// Package sqldb is the one SQL implementation of storage.DB, for SQLite
+// (modernc.org/sqlite, the embedded default) and PostgreSQL (pgx). Queries
+// are written once in PostgreSQL's $N style; dialect.go holds the few real
+// differences. Writes go through a group committer: concurrent writes share
+// one database transaction, each inside its own savepoint, so one fsync
+// serves many operations while each stays atomic on its own.
+//
+// SQLite has a single writer connection (WAL, synchronous=FULL, immediate
+// transactions) and a pool of readers. PostgreSQL uses READ COMMITTED with
+// row locks on the customer row, and several committers in parallel.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/kopilka/kopilka/internal/storage"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Options tune a database.
+type Options struct {
+	// Committers is the number of parallel group committers (PostgreSQL;
+	// SQLite always has one). 0 picks the default.
+	Committers int
+	// MaxBatch bounds the writes one transaction carries. 0: 128.
+	MaxBatch int
+	// NoBatch turns group commit off: every write is its own transaction.
+	NoBatch bool
+	// Clock is the time source; nil means time.Now.
+	Clock func() time.Time
+	// Logger receives migration and retry notes; nil discards them.
+	Logger *slog.Logger
+	// SkipDurabilityCheck lets tests open a database whose fsync settings
+	// would refuse a server start. Never set it in production.
+	SkipDurabilityCheck bool
+}
+
+// DB is a storage.DB over SQLite or PostgreSQL.
+type DB struct {
+	d      dialect
+	w      *sql.DB // writer pool (one connection on SQLite)
+	r      *sql.DB // reader pool
+	clock  func() time.Time
+	log    *slog.Logger
+	opts   Options
+	queue  chan *job
+	wg     sync.WaitGroup
+	mu     sync.RWMutex
+	closed bool
+}
+
+var _ storage.DB = (*DB)(nil)
+
+type job struct {
+	ctx  context.Context
+	fn   func(storage.Tx) error
+	done chan error
+}
+
+// Open opens the database named by url: a postgres:// or postgresql:// URL
+// for PostgreSQL, otherwise a SQLite file path (optionally "sqlite:PATH";
+// empty means ./kopilka.db). It applies the embedded migrations and checks
+// the durability settings (RELIABILITY D4).
+func Open(ctx context.Context, url string, opts Options) (*DB, error) {
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 128
+	}
+	db := &DB{clock: opts.Clock, log: opts.Logger, opts: opts}
+	var err error
+	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
+		err = db.openPostgres(url)
+	} else {
+		err = db.openSQLite(strings.TrimPrefix(url, "sqlite:"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.closePools()
+		return nil, err
+	}
+	if !opts.SkipDurabilityCheck {
+		if err := db.d.checkDurability(ctx, db.w); err != nil {
+			db.closePools()
+			return nil, err
+		}
+	}
+	db.start()
+	return db, nil
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations/"+db.d.name())
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(db.d.gooseDialect(), db.w, sub)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	for _, r := range res {
+		db.log.Info("migration applied", "version", r.Source.Version, "path", r.Source.Path)
+	}
+	return nil
+}
+
+func (db *DB) start() {
+	n := db.d.committers(db.opts.Committers)
+	db.queue = make(chan *job, 8192)
+	for range n {
+		db.wg.Go(db.commitLoop)
+	}
+}
+
+// Dialect names the database kind.
+func (db *DB) Dialect() string { return db.d.name() }
+
+// Ping checks the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return db.r.PingContext(ctx)
+}
+
+// Close stops the committers after the queued writes and closes the pools.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return nil
+	}
+	db.closed = true
+	close(db.queue)
+	db.mu.Unlock()
+	db.wg.Wait()
+	return db.closePools()
+}
+
+func (db *DB) closePools() error {
+	return errors.Join(db.w.Close(), db.r.Close())
+}
+
+// Read runs fn in a read-only snapshot transaction.
+func (db *DB) Read(ctx context.Context, fn func(storage.Tx) error) error {
+	sqlTx, err := db.r.BeginTx(ctx, db.d.readTxOptions())
+	if err != nil {
+		return db.d.mapErr(fmt.Errorf("begin read: %w", err))
+	}
+	defer sqlTx.Rollback() //nolint:errcheck // read-only: nothing to keep
+	tx := &Tx{db: db, q: sqlTx, now: db.now()}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return db.d.mapErr(sqlTx.Commit())
+}
+
+func (db *DB) now() time.Time { return db.clock().UTC().Truncate(time.Microsecond) }
+
+// Write queues fn for the group committer and waits for its outcome.
+func (db *DB) Write(ctx context.Context, fn func(storage.Tx) error) error {
+	j := &job{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1)}
+	db.mu.RLock()
+	if db.closed {
+		db.mu.RUnlock()
+		return fmt.Errorf("database is closed: %w", storage.ErrRetry)
+	}
+	if db.opts.NoBatch {
+		db.mu.RUnlock()
+		return db.runAlone(j)
+	}
+	select {
+	case db.queue <- j:
+	case <-ctx.Done():
+		db.mu.RUnlock()
+		return ctx.Err()
+	}
+	db.mu.RUnlock()
+	return <-j.done
+}
+
+func (db *DB) commitLoop() {
+	for j := range db.queue {
+		batch := []*job{j}
+	fill:
+		for len(batch) < db.opts.MaxBatch {
+			select {
+			case more, ok := <-db.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, more)
+			default:
+				break fill
+			}
+		}
+		if len(batch) == 1 {
+			j.done <- db.runAlone(j)
+			continue
+		}
+		db.runBatch(batch)
+	}
+}
+
+// runAlone runs one write in its own transaction, retrying serialization
+// failures and deadlocks with a short back-off.
+func (db *DB) runAlone(j *job) error {
+	var err error
+	for attempt := range 8 {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt*attempt) * time.Millisecond)
+		}
+		err = db.runOnce(j)
+		if !errors.Is(err, storage.ErrRetry) {
+			return err
+		}
+		db.log.Debug("write retried", "attempt", attempt+1, "err", err)
+	}
+	return err
+}
+
+func (db *DB) runOnce(j *job) error {
+	sqlTx, err := db.w.BeginTx(j.ctx, nil)
+	if err != nil {
+		return db.d.mapErr(fmt.Errorf("begin: %w", err))
+	}
+	tx := &Tx{db: db, q: sqlTx, now: db.now()}
+	if err := j.fn(tx); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return db.d.mapErr(fmt.Errorf("commit: %w", err))
+	}
+	return nil
+}
+
+// runBatch runs several writes in one transaction, each in a savepoint.
+// A write that fails is rolled back to its savepoint alone; a write that
+// hit a retryable error runs again on its own after the commit. Should the
+// shared transaction itself break, every write not yet answered runs again
+// on its own.
+func (db *DB) runBatch(batch []*job) {
+	ctx := context.Background()
+	var committed, retry []*job
+	answered := 0 // batch[:answered] are committed, retried or answered
+	fallback := func() {
+		for _, k := range append(append(committed, retry...), batch[answered:]...) {
+			k.done <- db.runAlone(k)
+		}
+	}
+	sqlTx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		fallback()
+		return
+	}
+	exec := func(stmt string) bool {
+		if _, err := sqlTx.ExecContext(ctx, stmt); err != nil {
+			_ = sqlTx.Rollback()
+			fallback()
+			return false
+		}
+		return true
+	}
+	for _, j := range batch {
+		if !exec("SAVEPOINT w") {
+			return
+		}
+		ferr := j.fn(&Tx{db: db, q: sqlTx, now: db.now()})
+		if ferr != nil && !exec("ROLLBACK TO SAVEPOINT w") {
+			return
+		}
+		if !exec("RELEASE SAVEPOINT w") {
+			return
+		}
+		answered++
+		switch {
+		case ferr == nil:
+			committed = append(committed, j)
+		case errors.Is(ferr, storage.ErrRetry):
+			retry = append(retry, j)
+		default:
+			j.done <- ferr
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		err = db.d.mapErr(fmt.Errorf("commit: %w", err))
+		if errors.Is(err, storage.ErrRetry) {
+			retry = append(retry, committed...)
+		} else {
+			for _, j := range committed {
+				j.done <- err
+			}
+		}
+	} else {
+		for _, j := range committed {
+			j.done <- nil
+		}
+	}
+	for _, j := range retry {
+		j.done <- db.runAlone(j)
+	}
+}

@@ -1,0 +1,38 @@
+package sqldb
+
+import (
+	"context"
+	"time"
+
+	"github.com/kopilka/kopilka/internal/storage"
+)
+
+// GetIdempotency returns the stored answer for a key.
+func (tx *Tx) GetIdempotency(ctx context.Context, tenantID, scope, key string) (*storage.Idempotency, error) {
+	r := &storage.Idempotency{TenantID: tenantID, Scope: scope, Key: key}
+	var created int64
+	err := tx.row(ctx, `SELECT request_hash, status, body, created_at FROM idempotency
+WHERE tenant_id = $1 AND scope = $2 AND key = $3`, tenantID, scope, key).Scan(&r.RequestHash, &r.Status, &r.Body, &created)
+	if err != nil {
+		return nil, wrap("get idempotency", err)
+	}
+	r.CreatedAt = fromMicros(created)
+	return r, nil
+}
+
+// PutIdempotency stores an answer; ErrConflict when the key is taken.
+func (tx *Tx) PutIdempotency(ctx context.Context, r *storage.Idempotency) error {
+	r.CreatedAt = tx.now
+	_, err := tx.exec(ctx, `INSERT INTO idempotency (tenant_id, scope, key, request_hash, status, body, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.TenantID, r.Scope, r.Key, r.RequestHash, r.Status, r.Body, micros(tx.now))
+	return wrap("put idempotency", err)
+}
+
+// PurgeIdempotency deletes answers stored before t.
+func (tx *Tx) PurgeIdempotency(ctx context.Context, before time.Time) (int64, error) {
+	res, err := tx.exec(ctx, `DELETE FROM idempotency WHERE created_at < $1`, micros(before))
+	if err != nil {
+		return 0, wrap("purge idempotency", err)
+	}
+	return res.RowsAffected()
+}

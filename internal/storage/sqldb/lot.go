@@ -1,0 +1,162 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kopilka/kopilka/internal/kopilka"
+	"github.com/kopilka/kopilka/internal/storage"
+)
+
+const insertLotSQL = `INSERT INTO lots (tenant_id, id, customer_id, operation_id, amount, remaining, state,
+ activates_at, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+
+// InsertLot writes a new lot of points.
+func (tx *Tx) InsertLot(ctx context.Context, l *kopilka.Lot) error {
+	l.CreatedAt = tx.now
+	_, err := tx.exec(ctx, insertLotSQL, l.TenantID, l.ID, l.CustomerID, l.OperationID, l.Amount, l.Remaining,
+		l.State, micros(l.ActivatesAt), nullMicros(l.ExpiresAt), micros(tx.now))
+	return wrap("insert lot", err)
+}
+
+const lotColumns = `tenant_id, id, customer_id, operation_id, amount, remaining, state, activates_at, expires_at, created_at`
+
+// CustomerLots returns the customer's lots with points left in the states.
+func (tx *Tx) CustomerLots(ctx context.Context, tenantID, customerID string, states ...string) ([]kopilka.Lot, error) {
+	args := []any{tenantID, customerID}
+	ph := make([]string, len(states))
+	for i, s := range states {
+		args = append(args, s)
+		ph[i] = fmt.Sprintf("$%d", i+3)
+	}
+	q := `SELECT ` + lotColumns + ` FROM lots WHERE tenant_id = $1 AND customer_id = $2 AND remaining > 0
+ AND state IN (` + strings.Join(ph, ", ") + `) ORDER BY created_at, id`
+	rows, err := tx.query(ctx, q, args...)
+	if err != nil {
+		return nil, wrap("customer lots", err)
+	}
+	defer rows.Close()
+	var out []kopilka.Lot
+	for rows.Next() {
+		var l kopilka.Lot
+		var act, created int64
+		var exp sql.NullInt64
+		if err := rows.Scan(&l.TenantID, &l.ID, &l.CustomerID, &l.OperationID, &l.Amount, &l.Remaining, &l.State,
+			&act, &exp, &created); err != nil {
+			return nil, err
+		}
+		l.ActivatesAt, l.ExpiresAt, l.CreatedAt = fromMicros(act), fromNullMicros(exp), fromMicros(created)
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+const addLotRemainingSQL = `UPDATE lots SET remaining = remaining + $3 WHERE tenant_id = $1 AND id = $2`
+
+// AddLotRemaining changes a lot's remaining points; the CHECK constraint
+// refuses anything outside 0..amount.
+func (tx *Tx) AddLotRemaining(ctx context.Context, tenantID, lotID string, delta kopilka.Amount) error {
+	return wrap("lot remaining", affected(tx.exec(ctx, addLotRemainingSQL, tenantID, lotID, delta)))
+}
+
+// SetLotState moves a lot to another state.
+func (tx *Tx) SetLotState(ctx context.Context, tenantID, lotID, state string) error {
+	return wrap("lot state", affected(tx.exec(ctx, `UPDATE lots SET state = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, lotID, state)))
+}
+
+const insertHoldSQL = `INSERT INTO holds (tenant_id, operation_id, lot_id, customer_id, amount, state)
+VALUES ($1, $2, $3, $4, $5, $6)`
+
+// InsertHold records points of a lot reserved by a pending operation.
+func (tx *Tx) InsertHold(ctx context.Context, tenantID string, h *storage.Hold) error {
+	_, err := tx.exec(ctx, insertHoldSQL, tenantID, h.OperationID, h.LotID, h.CustomerID, h.Amount, h.State)
+	return wrap("insert hold", err)
+}
+
+// OperationHolds lists the holds of an operation.
+func (tx *Tx) OperationHolds(ctx context.Context, tenantID, operationID string) ([]storage.Hold, error) {
+	rows, err := tx.query(ctx, `SELECT operation_id, lot_id, customer_id, amount, state FROM holds
+WHERE tenant_id = $1 AND operation_id = $2 ORDER BY lot_id`, tenantID, operationID)
+	if err != nil {
+		return nil, wrap("operation holds", err)
+	}
+	defer rows.Close()
+	var out []storage.Hold
+	for rows.Next() {
+		var h storage.Hold
+		if err := rows.Scan(&h.OperationID, &h.LotID, &h.CustomerID, &h.Amount, &h.State); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// SetHoldsState moves an operation's holds from one state to another.
+func (tx *Tx) SetHoldsState(ctx context.Context, tenantID, operationID, from, to string) error {
+	_, err := tx.exec(ctx, `UPDATE holds SET state = $4 WHERE tenant_id = $1 AND operation_id = $2 AND state = $3`,
+		tenantID, operationID, from, to)
+	return wrap("hold state", err)
+}
+
+const balanceSQL = `SELECT
+ COALESCE(SUM(CASE WHEN state = 'active' AND (expires_at IS NULL OR expires_at > $3) THEN remaining ELSE 0 END), 0),
+ COALESCE(SUM(CASE WHEN state IN ('pending', 'inactive') THEN remaining ELSE 0 END), 0)
+FROM lots WHERE tenant_id = $1 AND customer_id = $2 AND remaining > 0`
+
+const expiringSQL = `SELECT expires_at, SUM(remaining) FROM lots
+WHERE tenant_id = $1 AND customer_id = $2 AND remaining > 0 AND state = 'active' AND expires_at > $3
+GROUP BY expires_at ORDER BY expires_at LIMIT 20`
+
+const heldSQL = `SELECT COALESCE(SUM(amount), 0) FROM holds WHERE tenant_id = $1 AND customer_id = $2 AND state = 'held'`
+
+// Balance sums a customer's lots and holds at now. Debt, purchase sum and
+// tier come from the customer row and are the caller's to add.
+func (tx *Tx) Balance(ctx context.Context, tenantID, customerID string, now time.Time) (*kopilka.Balance, error) {
+	b := &kopilka.Balance{Expiring: []kopilka.Expiring{}}
+	if err := tx.row(ctx, balanceSQL, tenantID, customerID, micros(now)).Scan(&b.Available, &b.Pending); err != nil {
+		return nil, wrap("balance", err)
+	}
+	if err := tx.row(ctx, heldSQL, tenantID, customerID).Scan(&b.Reserved); err != nil {
+		return nil, wrap("held", err)
+	}
+	rows, err := tx.query(ctx, expiringSQL, tenantID, customerID, micros(now))
+	if err != nil {
+		return nil, wrap("expiring", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var at, amount int64
+		if err := rows.Scan(&at, &amount); err != nil {
+			return nil, err
+		}
+		b.Expiring = append(b.Expiring, kopilka.Expiring{Amount: amount, ExpiresAt: fromMicros(at)})
+	}
+	return b, rows.Err()
+}
+
+const dueCustomersSQL = `SELECT tenant_id, customer_id FROM lots WHERE state = 'inactive' AND activates_at <= $1
+UNION
+SELECT tenant_id, customer_id FROM lots WHERE state = 'active' AND remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1
+LIMIT $2`
+
+// DueCustomers lists customers with lots to activate or expire.
+func (tx *Tx) DueCustomers(ctx context.Context, now time.Time, limit int) ([]storage.TenantCustomer, error) {
+	rows, err := tx.query(ctx, dueCustomersSQL, micros(now), limit)
+	if err != nil {
+		return nil, wrap("due customers", err)
+	}
+	defer rows.Close()
+	var out []storage.TenantCustomer
+	for rows.Next() {
+		var tc storage.TenantCustomer
+		if err := rows.Scan(&tc.TenantID, &tc.CustomerID); err != nil {
+			return nil, err
+		}
+		out = append(out, tc)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,110 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/kopilka/kopilka/internal/storage"
+)
+
+// Tx is a storage.Tx over one database/sql transaction.
+type Tx struct {
+	db  *DB
+	q   *sql.Tx
+	now time.Time
+}
+
+var _ storage.Tx = (*Tx)(nil)
+
+// Now is the transaction's fixed clock reading.
+func (tx *Tx) Now() time.Time { return tx.now }
+
+var rebound sync.Map // dialect name + query → rebound query
+
+func (tx *Tx) sql(q string) string {
+	if tx.db.d.name() == "postgres" {
+		return q
+	}
+	if s, ok := rebound.Load(q); ok {
+		return s.(string)
+	}
+	s := tx.db.d.rebind(q)
+	rebound.Store(q, s)
+	return s
+}
+
+func (tx *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	res, err := tx.q.ExecContext(ctx, tx.sql(q), args...)
+	return res, tx.db.d.mapErr(err)
+}
+
+func (tx *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	rows, err := tx.q.QueryContext(ctx, tx.sql(q), args...)
+	return rows, tx.db.d.mapErr(err)
+}
+
+// row runs a query expected to return one row; its Scan returns
+// storage.ErrNotFound when there is none.
+func (tx *Tx) row(ctx context.Context, q string, args ...any) row {
+	return row{r: tx.q.QueryRowContext(ctx, tx.sql(q), args...), d: tx.db.d}
+}
+
+type row struct {
+	r *sql.Row
+	d dialect
+}
+
+func (r row) Scan(dest ...any) error {
+	err := r.r.Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return storage.ErrNotFound
+	}
+	return r.d.mapErr(err)
+}
+
+// affected returns storage.ErrNotFound when the write touched no row.
+func affected(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return storage.ErrNotFound
+	}
+	return nil
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullMicros(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func fromNullMicros(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

@@ -1,0 +1,178 @@
+// Package storage is the seam between the use cases and the databases: the
+// DB and Tx interfaces, the records they keep, and the errors they return.
+// There is one SQL implementation (storage/sqldb) for SQLite and
+// PostgreSQL, and one conformance suite (storage/storagetest) both pass.
+//
+// It imports kopilka and ledger (pure packages) so that records are the
+// vocabulary's own types; it never imports anything that does I/O.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/kopilka/kopilka/internal/kopilka"
+	"github.com/kopilka/kopilka/internal/ledger"
+)
+
+// Errors every implementation returns, wrapped with context.
+var (
+	// ErrNotFound: no row with that id in that tenant.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique key is taken (phone, card, external id, key).
+	ErrConflict = errors.New("conflict")
+	// ErrInsufficient: a write would take a lot or a debt below zero; the
+	// database constraint under the application's own check.
+	ErrInsufficient = errors.New("insufficient points")
+	// ErrRetry: a serialization failure or deadlock; the write is retried.
+	ErrRetry = errors.New("retry")
+)
+
+// DB is a database: reads and writes run inside transactions.
+type DB interface {
+	// Read runs fn in a read-only transaction over one snapshot.
+	Read(ctx context.Context, fn func(Tx) error) error
+	// Write runs fn in a read-write transaction that may be committed
+	// together with other concurrent writes (group commit). Each fn is
+	// atomic on its own: when it returns an error none of its writes stay.
+	// A fn may run more than once when the database asks for a retry, so it
+	// must not have effects outside the transaction. Once queued, Write
+	// waits for the outcome even when ctx is cancelled, so a caller never
+	// loses track of a committed write.
+	Write(ctx context.Context, fn func(Tx) error) error
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Dialect is "sqlite" or "postgres".
+	Dialect() string
+	// Close releases the database.
+	Close() error
+}
+
+// Tx is a transaction. Every method that touches tenant data takes the
+// tenant id and scopes its query by it.
+type Tx interface {
+	// Now is the transaction's clock reading, fixed when it began.
+	Now() time.Time
+
+	CreateTenant(ctx context.Context, t *kopilka.Tenant) error
+	GetTenant(ctx context.Context, id string) (*kopilka.Tenant, error)
+	ListTenantIDs(ctx context.Context) ([]string, error)
+
+	// CreateAPIKey stores a key (digest only). GetAPIKey finds a key by its
+	// public id across tenants: it is how a request learns its tenant.
+	CreateAPIKey(ctx context.Context, k *kopilka.APIKey) error
+	GetAPIKey(ctx context.Context, id string) (*kopilka.APIKey, error)
+	ListAPIKeys(ctx context.Context, tenantID string) ([]kopilka.APIKey, error)
+	RevokeAPIKey(ctx context.Context, tenantID, id string) error
+
+	CreateStore(ctx context.Context, s *kopilka.Store) error
+	GetStore(ctx context.Context, tenantID, id string) (*kopilka.Store, error)
+	ListStores(ctx context.Context, tenantID string) ([]kopilka.Store, error)
+
+	// CreateCustomer returns ErrConflict for a phone or card already taken.
+	CreateCustomer(ctx context.Context, c *kopilka.Customer) error
+	// GetCustomer loads a customer with cards; lock also takes the row lock
+	// that serialises every points movement of the customer.
+	GetCustomer(ctx context.Context, tenantID, id string, lock bool) (*kopilka.Customer, error)
+	CustomerIDByPhone(ctx context.Context, tenantID, phone string) (string, error)
+	CustomerIDByCard(ctx context.Context, tenantID, number string) (string, error)
+	// UpdateCustomer writes the profile fields; ErrConflict on a taken phone.
+	UpdateCustomer(ctx context.Context, c *kopilka.Customer) error
+	// SetCustomerBalances writes the debt and the purchase sum.
+	SetCustomerBalances(ctx context.Context, tenantID, id string, debt, purchasesTotal kopilka.Amount) error
+	AddCustomerChanges(ctx context.Context, tenantID string, ch []kopilka.CustomerChange) error
+	ListCustomerChanges(ctx context.Context, tenantID, customerID string, before int64, limit int) ([]kopilka.CustomerChange, error)
+	// CreateCard returns ErrConflict for a number already issued.
+	CreateCard(ctx context.Context, tenantID string, c *kopilka.Card) error
+
+	GetProgram(ctx context.Context, tenantID string) (*kopilka.Program, error)
+	PutProgram(ctx context.Context, tenantID string, p *kopilka.Program) error
+
+	// InsertOperation writes an operation and its postings (which must sum
+	// to zero). ErrConflict when its external id is taken for its type.
+	InsertOperation(ctx context.Context, op *kopilka.Operation, ps []ledger.Posting) error
+	// FinishOperation moves a pending operation to complete or voided and
+	// writes the postings of that phase. ErrConflict unless it was pending.
+	FinishOperation(ctx context.Context, tenantID, id string, to kopilka.OpStatus, ps []ledger.Posting) error
+	// AddPostings writes postings of a later phase of an operation (such as
+	// activation), numbered from phase (PhaseActivate).
+	AddPostings(ctx context.Context, tenantID, opID string, phase int, ps []ledger.Posting) error
+	GetOperation(ctx context.Context, tenantID, id string) (*kopilka.Operation, error)
+	OperationByExternalID(ctx context.Context, tenantID string, typ kopilka.OpType, externalID string) (*kopilka.Operation, error)
+	// ListOperations pages a customer's history newest first; after is the
+	// cursor (an operation id) of the previous page's last item.
+	ListOperations(ctx context.Context, tenantID, customerID, after string, limit int) ([]kopilka.Operation, error)
+
+	InsertLot(ctx context.Context, l *kopilka.Lot) error
+	// CustomerLots returns the customer's lots in the given states.
+	CustomerLots(ctx context.Context, tenantID, customerID string, states ...string) ([]kopilka.Lot, error)
+	// AddLotRemaining changes a lot's remaining points by delta;
+	// ErrInsufficient when that leaves it outside 0..amount.
+	AddLotRemaining(ctx context.Context, tenantID, lotID string, delta kopilka.Amount) error
+	SetLotState(ctx context.Context, tenantID, lotID, state string) error
+	// InsertHold reserves points of a lot for a pending operation.
+	InsertHold(ctx context.Context, tenantID string, h *Hold) error
+	OperationHolds(ctx context.Context, tenantID, operationID string) ([]Hold, error)
+	SetHoldsState(ctx context.Context, tenantID, operationID, from, to string) error
+	// Balance sums a customer's lots and holds at now.
+	Balance(ctx context.Context, tenantID, customerID string, now time.Time) (*kopilka.Balance, error)
+
+	// DueLots lists customers with lots to activate (inactive, activation
+	// time reached) or to expire (active, remaining > 0, expiry reached).
+	DueCustomers(ctx context.Context, now time.Time, limit int) ([]TenantCustomer, error)
+
+	// GetIdempotency returns the stored answer for a key, or ErrNotFound.
+	GetIdempotency(ctx context.Context, tenantID, scope, key string) (*Idempotency, error)
+	// PutIdempotency stores an answer; ErrConflict when the key is taken.
+	PutIdempotency(ctx context.Context, r *Idempotency) error
+	// PurgeIdempotency deletes answers stored before t.
+	PurgeIdempotency(ctx context.Context, before time.Time) (int64, error)
+
+	// VerifyFacts gathers what ledger.Verify needs for a tenant.
+	VerifyFacts(ctx context.Context, tenantID string) (*ledger.TenantFacts, error)
+	// SystemBalances sums the tenant's system accounts.
+	SystemBalances(ctx context.Context, tenantID string) (map[ledger.Account]int64, error)
+}
+
+// Posting numbers of an operation's phases: creation, finish (post or
+// void), activation of its lot.
+const (
+	PhaseCreate   = 0
+	PhaseFinish   = 100
+	PhaseActivate = 200
+)
+
+// Hold is points of one lot reserved by a pending redemption.
+type Hold struct {
+	OperationID string
+	LotID       string
+	CustomerID  string
+	Amount      kopilka.Amount
+	State       string // "held", "posted", "voided"
+}
+
+// Hold states.
+const (
+	HoldHeld   = "held"
+	HoldPosted = "posted"
+	HoldVoided = "voided"
+)
+
+// TenantCustomer names a customer across tenants, for background jobs.
+type TenantCustomer struct {
+	TenantID   string
+	CustomerID string
+}
+
+// Idempotency is a stored answer to a request made with an
+// Idempotency-Key: the request's hash and the response to replay.
+type Idempotency struct {
+	TenantID    string
+	Scope       string // the route, e.g. "POST /v1/customers/{id}/adjustments"
+	Key         string
+	RequestHash []byte
+	Status      int
+	Body        []byte
+	CreatedAt   time.Time
+}
