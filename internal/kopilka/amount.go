@@ -1,6 +1,8 @@
 package kopilka
 
 import (
+	"encoding/json"
+	"reflect"
 	"fmt"
 	"strconv"
 	"strings"
@@ -63,7 +65,8 @@ func (p Percent) MarshalJSON() ([]byte, error) { return []byte(p.String()), nil 
 func (p *Percent) UnmarshalJSON(b []byte) error {
 	v, err := ParsePercent(string(b))
 	if err != nil {
-		return err
+		// An UnmarshalTypeError lets the decoder name the field at fault.
+		return &json.UnmarshalTypeError{Value: "number " + string(b), Type: reflect.TypeFor[Percent]()}
 	}
 	*p = v
 	return nil

@@ -120,6 +120,9 @@ func (p *Program) Validate() error {
 func (v *Verification) validate() error {
 	if v.Mode == "" {
 		v.Mode = "off"
+		if v.WaitSeconds == 0 {
+			v.WaitSeconds = 45
+		}
 	}
 	if _, err := v.Threshold(); err != nil {
 		return err

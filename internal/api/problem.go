@@ -1,0 +1,95 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/kopilka/kopilka/internal/kopilka"
+)
+
+// Problem is an RFC 9457 problem document with Kopilka's stable code.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail,omitempty"`
+	Code     string `json:"code"`
+	Field    string `json:"field,omitempty"`
+	Instance string `json:"instance,omitempty"`
+}
+
+var statuses = map[kopilka.Code]int{
+	kopilka.CodeInvalidRequest:       http.StatusBadRequest,
+	kopilka.CodeUnauthorized:         http.StatusUnauthorized,
+	kopilka.CodeForbidden:            http.StatusForbidden,
+	kopilka.CodeNotFound:             http.StatusNotFound,
+	kopilka.CodeCustomerNotFound:     http.StatusNotFound,
+	kopilka.CodeNotEligible:          http.StatusUnprocessableEntity,
+	kopilka.CodeInsufficientPoints:   http.StatusUnprocessableEntity,
+	kopilka.CodeRedeemLimitExceeded:  http.StatusUnprocessableEntity,
+	kopilka.CodeVerificationRequired: http.StatusUnprocessableEntity,
+	kopilka.CodeVerificationFailed:   http.StatusUnprocessableEntity,
+	kopilka.CodeConflict:             http.StatusConflict,
+	kopilka.CodeLimitExceeded:        http.StatusTooManyRequests,
+	kopilka.CodeTooLarge:             http.StatusRequestEntityTooLarge,
+	kopilka.CodeUnavailable:          http.StatusServiceUnavailable,
+	kopilka.CodeInternal:             http.StatusInternalServerError,
+}
+
+var titles = map[kopilka.Code]string{
+	kopilka.CodeInvalidRequest:       "The request is not valid",
+	kopilka.CodeUnauthorized:         "Authentication needed",
+	kopilka.CodeForbidden:            "Not allowed with this key",
+	kopilka.CodeNotFound:             "Not found",
+	kopilka.CodeCustomerNotFound:     "Customer not found",
+	kopilka.CodeNotEligible:          "Not eligible for the programme",
+	kopilka.CodeInsufficientPoints:   "Not enough points",
+	kopilka.CodeRedeemLimitExceeded:  "Redemption above the limit",
+	kopilka.CodeVerificationRequired: "Verification code required",
+	kopilka.CodeVerificationFailed:   "Verification failed",
+	kopilka.CodeConflict:             "Conflict",
+	kopilka.CodeLimitExceeded:        "Limit exceeded",
+	kopilka.CodeTooLarge:             "Request too large",
+	kopilka.CodeUnavailable:          "Temporarily unavailable",
+	kopilka.CodeInternal:             "Internal error",
+}
+
+// problemFor turns an error into a problem. Errors without a code are
+// internal and carry no detail.
+func problemFor(err error, instance string) Problem {
+	code := kopilka.ErrorCode(err)
+	p := Problem{Type: "https://kopilka.dev/problems/" + string(code), Title: titles[code], Status: statuses[code],
+		Code: string(code), Instance: instance}
+	if e := kopilka.AsError(err); e != nil && code != kopilka.CodeInternal {
+		p.Detail, p.Field = e.Message, e.Field
+	}
+	if p.Status == 0 {
+		p.Status = http.StatusInternalServerError
+	}
+	return p
+}
+
+// problem writes err as problem+json; the one place errors leave the API.
+// Internal errors are logged here, once, and shown without detail.
+func (h *Handler) problem(w http.ResponseWriter, r *http.Request, err error) {
+	p := problemFor(err, r.URL.Path)
+	if p.Status >= 500 {
+		h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "code", p.Code, "err", err)
+	}
+	if p.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	if p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="kopilka"`)
+	}
+	b, _ := json.Marshal(p)
+	writeRaw(w, p.Status, "application/problem+json", b)
+}
+
+// WriteProblem writes a problem for err; other surfaces (the server's
+// middleware) use it so every error has the same shape.
+func WriteProblem(w http.ResponseWriter, r *http.Request, err error) {
+	p := problemFor(err, r.URL.Path)
+	b, _ := json.Marshal(p)
+	writeRaw(w, p.Status, "application/problem+json", b)
+}

@@ -1,0 +1,31 @@
+package api
+
+import (
+	"github.com/kopilka/kopilka/internal/kopilka"
+)
+
+// routes is the whole /v1 surface in one table.
+func (h *Handler) routes() []Route {
+	admin, pos := kopilka.ScopeAdmin, kopilka.ScopePOS
+	return []Route{
+		{"GET", "/v1/program", pos, "getProgram", h.getProgram},
+		{"PUT", "/v1/program", admin, "putProgram", h.putProgram},
+
+		{"POST", "/v1/api-keys", admin, "createAPIKey", h.createAPIKey},
+		{"GET", "/v1/api-keys", admin, "listAPIKeys", h.listAPIKeys},
+		{"DELETE", "/v1/api-keys/{id}", admin, "revokeAPIKey", h.revokeAPIKey},
+
+		{"POST", "/v1/stores", admin, "createStore", h.createStore},
+		{"GET", "/v1/stores", pos, "listStores", h.listStores},
+		{"GET", "/v1/stores/{id}", pos, "getStore", h.getStore},
+
+		{"POST", "/v1/customers", pos, "createCustomer", h.createCustomer},
+		{"GET", "/v1/customers", pos, "findCustomer", h.findCustomer},
+		{"GET", "/v1/customers/{id}", pos, "getCustomer", h.getCustomer},
+		{"PATCH", "/v1/customers/{id}", pos, "updateCustomer", h.updateCustomer},
+		{"GET", "/v1/customers/{id}/history", pos, "customerHistory", h.customerHistory},
+		{"GET", "/v1/customers/{id}/balance", pos, "getBalance", h.getBalance},
+		{"GET", "/v1/customers/{id}/operations", pos, "listOperations", h.listOperations},
+		{"POST", "/v1/customers/{id}/adjustments", admin, "createAdjustment", h.createAdjustment},
+	}
+}

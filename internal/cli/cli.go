@@ -1,0 +1,137 @@
+// Package cli is the kopilka program: Run parses the command line and runs
+// a subcommand with the given environment and streams. It is the only
+// place that builds concrete implementations and wires them together.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/kopilka/kopilka/internal/config"
+	"github.com/kopilka/kopilka/internal/loyalty"
+	"github.com/kopilka/kopilka/internal/storage/sqldb"
+)
+
+// Version is the program version, set at build time with -ldflags.
+var Version = "dev"
+
+// Env is what a command gets from the outside world.
+type Env struct {
+	Args   []string
+	Getenv func(string) string
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Ready, when set, is told the address serve listens on.
+	Ready func(addr string)
+}
+
+// ExitError carries a process exit code.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// errUsage marks a command-line mistake (exit code 2).
+func usagef(format string, args ...any) error {
+	return &ExitError{Code: 2, Err: fmt.Errorf(format, args...)}
+}
+
+const usage = `kopilka — a loyalty and bonus-points processing centre
+
+Usage:
+  kopilka serve [--db URL|FILE] [--addr :8080]     run the server
+  kopilka tenant create --name NAME [--db …]       make a tenant and its admin key
+  kopilka key create --tenant ID [--scopes pos] [--store ID] [--name N]
+  kopilka migrate [--db …]                         apply database migrations
+  kopilka verify [--db …]                          prove every balance from the ledger
+  kopilka expire [--db …]                          activate and expire points now
+  kopilka version
+
+The database is ./kopilka.db (SQLite) unless --db or KOPILKA_DB names a file
+or a postgres:// URL. Every flag has a KOPILKA_* environment twin.
+`
+
+// Run runs the program with env.Args (without the program name).
+func Run(ctx context.Context, env Env) error {
+	if len(env.Args) == 0 {
+		fmt.Fprint(env.Stderr, usage)
+		return usagef("no command given")
+	}
+	cmd, rest := env.Args[0], env.Args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, env, rest)
+	case "tenant":
+		return runTenant(ctx, env, rest)
+	case "key":
+		return runKey(ctx, env, rest)
+	case "migrate":
+		return runMigrate(ctx, env, rest)
+	case "verify":
+		return runVerify(ctx, env, rest)
+	case "expire":
+		return runExpire(ctx, env, rest)
+	case "version", "--version", "-v":
+		fmt.Fprintln(env.Stdout, "kopilka", Version)
+		return nil
+	case "help", "--help", "-h":
+		fmt.Fprint(env.Stdout, usage)
+		return nil
+	}
+	fmt.Fprint(env.Stderr, usage)
+	return usagef("unknown command %q", cmd)
+}
+
+// parse parses a subcommand's flags with the common ones.
+func parse(env Env, name string, args []string, extra func(fs *flag.FlagSet)) (config.Config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	cfg := config.Flags(fs, env.Getenv)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return config.Config{}, &ExitError{Code: 0, Err: err}
+		}
+		return config.Config{}, usagef("%s: %v", name, err)
+	}
+	if fs.NArg() > 0 {
+		return config.Config{}, usagef("%s: unexpected argument %q", name, fs.Arg(0))
+	}
+	c, err := cfg()
+	if err != nil {
+		return c, usagef("%s: %v", name, err)
+	}
+	return c, nil
+}
+
+// open opens the database and the service over it.
+func open(ctx context.Context, c config.Config, log *slog.Logger) (*sqldb.DB, *loyalty.Service, error) {
+	db, err := sqldb.Open(ctx, c.DB, sqldb.Options{Logger: log, Committers: c.Committers, NoBatch: c.NoBatch})
+	if err != nil {
+		return nil, nil, fmt.Errorf("open database %s: %w", describeDB(c.DB), err)
+	}
+	return db, loyalty.New(db, nil, log), nil
+}
+
+// describeDB names a database without its password.
+func describeDB(url string) string {
+	if url == "" {
+		return "kopilka.db"
+	}
+	if i := strings.Index(url, "@"); i > 0 && strings.Contains(url, "://") {
+		scheme, _, _ := strings.Cut(url, "://")
+		return scheme + "://…" + url[i:]
+	}
+	return url
+}

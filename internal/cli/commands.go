@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kopilka/kopilka/internal/kopilka"
+	"github.com/kopilka/kopilka/internal/loyalty"
+	"github.com/kopilka/kopilka/internal/server"
+)
+
+func runServe(ctx context.Context, env Env, args []string) error {
+	c, err := parse(env, "serve", args, nil)
+	if err != nil {
+		return err
+	}
+	log := c.Logger(env.Stderr)
+	db, svc, err := open(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	m := server.NewMetrics()
+	svc.Observe(m.Operation)
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Addr, err)
+	}
+	log.Info("kopilka serving", "addr", ln.Addr().String(), "database", db.Dialect(), "version", Version)
+	if env.Ready != nil {
+		env.Ready(ln.Addr().String())
+	}
+	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { runJobs(jobsCtx, svc, c.DueInterval, log) })
+	err = server.Serve(ctx, ln, server.NewHandler(svc, m, log), 25*time.Second, log)
+	stopJobs()
+	wg.Wait()
+	return err
+}
+
+// runJobs activates and expires points every interval and forgets old
+// idempotency answers every hour, until ctx ends.
+func runJobs(ctx context.Context, svc *loyalty.Service, every time.Duration, log interface {
+	Info(string, ...any)
+	Error(string, ...any)
+}) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	lastPurge := time.Time{}
+	for {
+		res, err := svc.RunDue(ctx, 500)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("activation and expiry", "err", err)
+		case res.Customers > 0:
+			log.Info("activation and expiry", "customers", res.Customers, "activated_lots", res.Activated, "expired_points", res.Expired)
+		}
+		if time.Since(lastPurge) > time.Hour {
+			if n, err := svc.PurgeIdempotency(ctx); err != nil && ctx.Err() == nil {
+				log.Error("purge idempotency keys", "err", err)
+			} else if n > 0 {
+				log.Info("purged idempotency keys", "count", n)
+			}
+			lastPurge = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func runTenant(ctx context.Context, env Env, args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return usagef("usage: kopilka tenant create --name NAME [--db …]")
+	}
+	var name string
+	c, err := parse(env, "tenant create", args[1:], func(fs *flag.FlagSet) {
+		fs.StringVar(&name, "name", "", "the merchant's name (required)")
+	})
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(name) == "" {
+		return usagef("tenant create: --name is required")
+	}
+	db, svc, err := open(ctx, c, c.Logger(env.Stderr))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	t, nk, err := svc.CreateTenant(ctx, name)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(env.Stdout).Encode(map[string]string{"tenant_id": t.ID, "api_key": nk.Plain})
+}
+
+func runKey(ctx context.Context, env Env, args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return usagef("usage: kopilka key create --tenant ID [--scopes pos,admin] [--store ID] [--name NAME]")
+	}
+	var tenant, scopes, store, name string
+	c, err := parse(env, "key create", args[1:], func(fs *flag.FlagSet) {
+		fs.StringVar(&tenant, "tenant", "", "tenant id (required)")
+		fs.StringVar(&scopes, "scopes", "pos", "comma-separated scopes: admin, pos")
+		fs.StringVar(&store, "store", "", "bind the key to this store id")
+		fs.StringVar(&name, "name", "", "a name to recognise the key by")
+	})
+	if err != nil {
+		return err
+	}
+	if tenant == "" {
+		return usagef("key create: --tenant is required")
+	}
+	db, svc, err := open(ctx, c, c.Logger(env.Stderr))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := svc.GetTenant(ctx, tenant); err != nil {
+		return fmt.Errorf("key create: %w", err)
+	}
+	in := loyalty.KeyInput{Name: name, StoreID: store}
+	for _, s := range strings.Split(scopes, ",") {
+		in.Scopes = append(in.Scopes, kopilka.Scope(strings.TrimSpace(s)))
+	}
+	nk, err := svc.CreateAPIKey(ctx, tenant, in)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(env.Stdout).Encode(map[string]string{"id": nk.Key.ID, "api_key": nk.Plain})
+}
+
+func runMigrate(ctx context.Context, env Env, args []string) error {
+	c, err := parse(env, "migrate", args, nil)
+	if err != nil {
+		return err
+	}
+	db, _, err := open(ctx, c, c.Logger(env.Stderr))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, "migrations applied to", describeDB(c.DB))
+	return db.Close()
+}
+
+func runVerify(ctx context.Context, env Env, args []string) error {
+	c, err := parse(env, "verify", args, nil)
+	if err != nil {
+		return err
+	}
+	db, svc, err := open(ctx, c, c.Logger(env.Stderr))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	diffs, tenants, err := svc.Verify(ctx)
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	if len(diffs) == 0 {
+		fmt.Fprintf(env.Stdout, "ok: %d tenants, every balance agrees with its postings\n", tenants)
+		return nil
+	}
+	for _, d := range diffs {
+		fmt.Fprintln(env.Stdout, "MISMATCH", d.String())
+	}
+	return &ExitError{Code: 1, Err: fmt.Errorf("verify: %d differences", len(diffs))}
+}
+
+func runExpire(ctx context.Context, env Env, args []string) error {
+	c, err := parse(env, "expire", args, nil)
+	if err != nil {
+		return err
+	}
+	db, svc, err := open(ctx, c, c.Logger(env.Stderr))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	res, err := svc.RunDue(ctx, 500)
+	if err != nil {
+		return fmt.Errorf("expire: %w", err)
+	}
+	return json.NewEncoder(env.Stdout).Encode(map[string]any{"customers": res.Customers,
+		"activated_lots": res.Activated, "expired_points": res.Expired})
+}

@@ -1,0 +1,94 @@
+// Package storagetest holds the conformance suite every storage.DB must
+// pass and the helpers that give each test a database of its own: a fresh
+// SQLite file, or a fresh schema on the PostgreSQL server named by
+// KOPILKA_TEST_POSTGRES.
+package storagetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver for schema set-up
+
+	"github.com/kopilka/kopilka/internal/storage/sqldb"
+)
+
+// PostgresEnv names the environment variable that holds the URL of a
+// PostgreSQL server for tests. When it is empty, PostgreSQL tests skip;
+// .ci/run always sets it, so there they run.
+const PostgresEnv = "KOPILKA_TEST_POSTGRES"
+
+// Dialects are the databases every shared test runs against.
+var Dialects = []string{"sqlite", "postgres"}
+
+// URL returns a database URL of the dialect that belongs to t alone: a new
+// SQLite file in t.TempDir(), or a new schema on the test PostgreSQL
+// server (dropped when t ends). It skips t for postgres when
+// KOPILKA_TEST_POSTGRES is unset.
+func URL(t testing.TB, dialect string) string {
+	t.Helper()
+	switch dialect {
+	case "sqlite":
+		return filepath.Join(t.TempDir(), "kopilka.db")
+	case "postgres":
+		return PostgresURL(t)
+	}
+	t.Fatalf("unknown dialect %q", dialect)
+	return ""
+}
+
+// PostgresURL makes a fresh schema and returns a URL whose search_path is
+// that schema.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(PostgresEnv)
+	if base == "" {
+		t.Skipf("PostgreSQL tests skipped: set %s to a server URL, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable", PostgresEnv)
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatalf("open %s: %v", PostgresEnv, err)
+	}
+	defer admin.Close()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "t_" + hex.EncodeToString(b[:])
+	ctx := context.Background()
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		a, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer a.Close()
+		_, _ = a.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", PostgresEnv, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Open opens a fresh database of the dialect for t and closes it when t
+// ends.
+func Open(t testing.TB, dialect string, opts sqldb.Options) *sqldb.DB {
+	t.Helper()
+	db, err := sqldb.Open(context.Background(), URL(t, dialect), opts)
+	if err != nil {
+		t.Fatalf("open %s: %v", dialect, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
