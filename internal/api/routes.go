@@ -27,5 +27,13 @@ func (h *Handler) routes() []Route {
 		{"GET", "/v1/customers/{id}/balance", pos, "getBalance", h.getBalance},
 		{"GET", "/v1/customers/{id}/operations", pos, "listOperations", h.listOperations},
 		{"POST", "/v1/customers/{id}/adjustments", admin, "createAdjustment", h.createAdjustment},
+
+		{"POST", "/v1/purchases/calculate", pos, "calculatePurchase", h.calculatePurchase},
+		{"POST", "/v1/purchases", pos, "createPurchase", h.createPurchase},
+		{"GET", "/v1/purchases", pos, "findPurchase", h.findPurchase},
+		{"GET", "/v1/purchases/{id}", pos, "getPurchase", h.getPurchase},
+		{"POST", "/v1/purchases/{id}/confirm", pos, "confirmPurchase", h.purchaseStep("POST /v1/purchases/{id}/confirm", confirmStep)},
+		{"POST", "/v1/purchases/{id}/cancel", pos, "cancelPurchase", h.purchaseStep("POST /v1/purchases/{id}/cancel", cancelStep)},
+		{"POST", "/v1/purchases/{id}/refunds", pos, "createRefund", h.createRefund},
 	}
 }

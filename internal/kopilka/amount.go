@@ -2,8 +2,8 @@ package kopilka
 
 import (
 	"encoding/json"
-	"reflect"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 )

@@ -22,6 +22,7 @@ const (
 	CodeVerificationFailed   Code = "verification_failed"
 	CodeConflict             Code = "conflict"
 	CodeLimitExceeded        Code = "limit_exceeded"
+	CodeRefundExceeded       Code = "refund_exceeds_purchase"
 	CodeTooLarge             Code = "payload_too_large"
 	CodeUnavailable          Code = "unavailable"
 	CodeInternal             Code = "internal"

@@ -44,11 +44,11 @@ func (s *Service) Adjust(ctx context.Context, tenantID, customerID string, in Ad
 				return op, err
 			}
 		}
-		c, err := tx.GetCustomer(ctx, tenantID, customerID, true)
+		c, err := tx.LockCustomer(ctx, tenantID, customerID)
 		if err != nil {
 			return nil, notFound(err, kopilka.CodeNotFound, "customer")
 		}
-		p, err := tx.GetProgram(ctx, tenantID)
+		p, err := s.program(ctx, tx, tenantID)
 		if err != nil {
 			return nil, err
 		}
@@ -169,5 +169,7 @@ func (s *Service) SetProgram(ctx context.Context, tenantID string, p *kopilka.Pr
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	return s.db.Write(ctx, func(tx storage.Tx) error { return tx.PutProgram(ctx, tenantID, p) })
+	err := s.db.Write(ctx, func(tx storage.Tx) error { return tx.PutProgram(ctx, tenantID, p) })
+	s.programs.forget(tenantID)
+	return err
 }

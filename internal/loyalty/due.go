@@ -68,7 +68,7 @@ func (s *Service) RunDue(ctx context.Context, batch int) (DueResult, error) {
 }
 
 func dueCustomer(ctx context.Context, tx storage.Tx, tc storage.TenantCustomer) (int, int64, error) {
-	c, err := tx.GetCustomer(ctx, tc.TenantID, tc.CustomerID, true)
+	c, err := tx.LockCustomer(ctx, tc.TenantID, tc.CustomerID)
 	if err != nil {
 		return 0, 0, err
 	}

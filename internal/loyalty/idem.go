@@ -95,6 +95,13 @@ func (s *Service) write(ctx context.Context, tenantID string, idem *Idem, fn fun
 		return nil, unavailable(storage.ErrRetry)
 	case idem != nil && storable(err):
 		return nil, s.storeRefusal(ctx, tenantID, idem, err)
+	case idem != nil && kopilka.ErrorCode(err) == kopilka.CodeConflict:
+		// A concurrent twin under the same key may have committed first,
+		// so that this attempt collided with the twin's own effect (the
+		// phone it enrols): answer what the twin stored (RELIABILITY I1).
+		if err := s.stored(ctx, tenantID, idem); err != nil {
+			return nil, err
+		}
 	}
 	return nil, unavailable(err)
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/kopilka/kopilka/internal/kopilka"
@@ -23,6 +24,51 @@ type Service struct {
 	log   *slog.Logger
 	// observe is told of every committed ledger operation (metrics).
 	observe func(kopilka.OpType, kopilka.OpStatus)
+	// programs caches programmes for a moment: every receipt needs one and
+	// they change rarely. SetProgram forgets the tenant's at once; another
+	// server process sees a change within programTTL.
+	programs programCache
+}
+
+const programTTL = time.Second
+
+type programCache struct {
+	mu sync.Mutex
+	m  map[string]cachedProgram
+}
+
+type cachedProgram struct {
+	p  *kopilka.Program
+	at time.Time
+}
+
+func (c *programCache) forget(tenantID string) {
+	c.mu.Lock()
+	delete(c.m, tenantID)
+	c.mu.Unlock()
+}
+
+// program returns the tenant's programme, from the cache when it is fresh.
+// The result is shared: callers must not change it.
+func (s *Service) program(ctx context.Context, tx storage.Tx, tenantID string) (*kopilka.Program, error) {
+	now := s.clock()
+	s.programs.mu.Lock()
+	cp, ok := s.programs.m[tenantID]
+	s.programs.mu.Unlock()
+	if ok && now.Sub(cp.at) < programTTL && now.Sub(cp.at) >= 0 {
+		return cp.p, nil
+	}
+	p, err := tx.GetProgram(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	s.programs.mu.Lock()
+	if s.programs.m == nil {
+		s.programs.m = map[string]cachedProgram{}
+	}
+	s.programs.m[tenantID] = cachedProgram{p: p, at: now}
+	s.programs.mu.Unlock()
+	return p, nil
 }
 
 // Observe sets a function told of every committed ledger operation.

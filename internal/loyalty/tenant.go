@@ -177,7 +177,7 @@ func (s *Service) CreateStore(ctx context.Context, tenantID string, in StoreInpu
 		st.Phone = p
 	}
 	if len(st.Hours) > 0 {
-		if c := firstNonSpace(st.Hours); c != '"' && c != '{' && c != '[' && string(st.Hours) != "null" {
+		if c := firstNonSpace(st.Hours); !json.Valid(st.Hours) || c != '"' && c != '{' && c != '[' && string(st.Hours) != "null" {
 			return nil, kopilka.Invalid("hours", "opening hours are a text such as \"Пн–Пт 9:00–21:00\" or an object")
 		}
 		if len(st.Hours) > 4096 {

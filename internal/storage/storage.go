@@ -75,6 +75,9 @@ type Tx interface {
 	// GetCustomer loads a customer with cards; lock also takes the row lock
 	// that serialises every points movement of the customer.
 	GetCustomer(ctx context.Context, tenantID, id string, lock bool) (*kopilka.Customer, error)
+	// LockCustomer takes the customer's row lock and loads only what the
+	// ledger needs (kind, debt, purchase sum): no cards.
+	LockCustomer(ctx context.Context, tenantID, id string) (*kopilka.Customer, error)
 	CustomerIDByPhone(ctx context.Context, tenantID, phone string) (string, error)
 	CustomerIDByCard(ctx context.Context, tenantID, number string) (string, error)
 	// UpdateCustomer writes the profile fields; ErrConflict on a taken phone.
@@ -92,6 +95,9 @@ type Tx interface {
 	// InsertOperation writes an operation and its postings (which must sum
 	// to zero). ErrConflict when its external id is taken for its type.
 	InsertOperation(ctx context.Context, op *kopilka.Operation, ps []ledger.Posting) error
+	// InsertCredit writes an operation, its postings and the lot it credits,
+	// in one round trip where the database allows.
+	InsertCredit(ctx context.Context, op *kopilka.Operation, ps []ledger.Posting, lot *kopilka.Lot) error
 	// FinishOperation moves a pending operation to complete or voided and
 	// writes the postings of that phase. ErrConflict unless it was pending.
 	FinishOperation(ctx context.Context, tenantID, id string, to kopilka.OpStatus, ps []ledger.Posting) error
@@ -111,6 +117,13 @@ type Tx interface {
 	// ErrInsufficient when that leaves it outside 0..amount.
 	AddLotRemaining(ctx context.Context, tenantID, lotID string, delta kopilka.Amount) error
 	SetLotState(ctx context.Context, tenantID, lotID, state string) error
+	// UpdateLot writes a lot's state, remaining points and times.
+	UpdateLot(ctx context.Context, l *kopilka.Lot) error
+	// GetLot loads a lot.
+	GetLot(ctx context.Context, tenantID, id string) (*kopilka.Lot, error)
+	// SpendableSum is Σ remaining of the customer's active lots unexpired
+	// at now (the available balance before debt), in one query.
+	SpendableSum(ctx context.Context, tenantID, customerID string, now time.Time) (kopilka.Amount, error)
 	// InsertHold reserves points of a lot for a pending operation.
 	InsertHold(ctx context.Context, tenantID string, h *Hold) error
 	OperationHolds(ctx context.Context, tenantID, operationID string) ([]Hold, error)
@@ -121,6 +134,19 @@ type Tx interface {
 	// DueLots lists customers with lots to activate (inactive, activation
 	// time reached) or to expire (active, remaining > 0, expiry reached).
 	DueCustomers(ctx context.Context, now time.Time, limit int) ([]TenantCustomer, error)
+
+	// CreatePurchase stores a purchase; ErrConflict when its external id is
+	// taken in the tenant.
+	CreatePurchase(ctx context.Context, p *kopilka.Purchase) error
+	GetPurchase(ctx context.Context, tenantID, id string) (*kopilka.Purchase, error)
+	PurchaseByExternalID(ctx context.Context, tenantID, externalID string) (*kopilka.Purchase, error)
+	// UpdatePurchase writes status, lines and operation links.
+	UpdatePurchase(ctx context.Context, p *kopilka.Purchase) error
+	// CreateRefund stores a refund; ErrConflict when its external id is
+	// taken in the tenant.
+	CreateRefund(ctx context.Context, r *kopilka.Refund) error
+	RefundByExternalID(ctx context.Context, tenantID, externalID string) (*kopilka.Refund, error)
+	ListRefunds(ctx context.Context, tenantID, purchaseID string) ([]kopilka.Refund, error)
 
 	// GetIdempotency returns the stored answer for a key, or ErrNotFound.
 	GetIdempotency(ctx context.Context, tenantID, scope, key string) (*Idempotency, error)

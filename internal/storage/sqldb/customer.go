@@ -76,6 +76,19 @@ func (tx *Tx) GetCustomer(ctx context.Context, tenantID, id string, lock bool) (
 	return c, err
 }
 
+const lockCustomerSQL = `SELECT kind, debt, purchases_total FROM customers WHERE tenant_id = $1 AND id = $2`
+
+// LockCustomer takes the row lock that serialises a customer's points.
+func (tx *Tx) LockCustomer(ctx context.Context, tenantID, id string) (*kopilka.Customer, error) {
+	c := &kopilka.Customer{ID: id, TenantID: tenantID}
+	var kind string
+	if err := tx.row(ctx, lockCustomerSQL+tx.db.d.forUpdate(), tenantID, id).Scan(&kind, &c.Debt, &c.PurchasesTotal); err != nil {
+		return nil, wrap("lock customer", err)
+	}
+	c.Kind = kopilka.CustomerKind(kind)
+	return c, nil
+}
+
 const customerCardsSQL = `SELECT number, kind, status, created_at FROM cards
 WHERE tenant_id = $1 AND customer_id = $2 ORDER BY created_at, number`
 

@@ -35,7 +35,10 @@ type Options struct {
 	// Committers is the number of parallel group committers (PostgreSQL;
 	// SQLite always has one). 0 picks the default.
 	Committers int
-	// MaxBatch bounds the writes one transaction carries. 0: 128.
+	// MaxBatch bounds the writes one transaction carries. 0: 32. On
+	// PostgreSQL every write is a subtransaction (a savepoint), and more
+	// than 64 in one transaction overflow each backend's subtransaction
+	// cache, which slows every snapshot on the server: keep it below 64.
 	MaxBatch int
 	// NoBatch turns group commit off: every write is its own transaction.
 	NoBatch bool
@@ -81,8 +84,8 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = 128
+	if opts.MaxBatch <= 0 || opts.MaxBatch > 60 {
+		opts.MaxBatch = 32
 	}
 	db := &DB{clock: opts.Clock, log: opts.Logger, opts: opts}
 	var err error
@@ -284,16 +287,18 @@ func (db *DB) runBatch(batch []*job) {
 		}
 		return true
 	}
+	// Savepoint statements travel together, one round trip between writes:
+	// "RELEASE SAVEPOINT w; SAVEPOINT w" (both dialects run a
+	// parameterless multi-statement string as one exec).
+	next := "SAVEPOINT w"
 	for _, j := range batch {
-		if !exec("SAVEPOINT w") {
+		if !exec(next) {
 			return
 		}
 		ferr := j.fn(&Tx{db: db, q: sqlTx, now: db.now()})
-		if ferr != nil && !exec("ROLLBACK TO SAVEPOINT w") {
-			return
-		}
-		if !exec("RELEASE SAVEPOINT w") {
-			return
+		next = "RELEASE SAVEPOINT w; SAVEPOINT w"
+		if ferr != nil {
+			next = "ROLLBACK TO SAVEPOINT w; RELEASE SAVEPOINT w; SAVEPOINT w"
 		}
 		answered++
 		switch {
@@ -302,8 +307,15 @@ func (db *DB) runBatch(batch []*job) {
 		case errors.Is(ferr, storage.ErrRetry):
 			retry = append(retry, j)
 		default:
-			j.done <- ferr
+			defer func() { j.done <- ferr }()
 		}
+	}
+	last := "RELEASE SAVEPOINT w"
+	if next != "RELEASE SAVEPOINT w; SAVEPOINT w" {
+		last = "ROLLBACK TO SAVEPOINT w; RELEASE SAVEPOINT w"
+	}
+	if !exec(last) {
+		return
 	}
 	if err := sqlTx.Commit(); err != nil {
 		err = db.d.mapErr(fmt.Errorf("commit: %w", err))

@@ -67,6 +67,39 @@ func (tx *Tx) SetLotState(ctx context.Context, tenantID, lotID, state string) er
 	return wrap("lot state", affected(tx.exec(ctx, `UPDATE lots SET state = $3 WHERE tenant_id = $1 AND id = $2`, tenantID, lotID, state)))
 }
 
+const updateLotSQL = `UPDATE lots SET state = $3, remaining = $4, activates_at = $5, expires_at = $6
+WHERE tenant_id = $1 AND id = $2`
+
+// UpdateLot writes a lot's state, remaining points and times.
+func (tx *Tx) UpdateLot(ctx context.Context, l *kopilka.Lot) error {
+	return wrap("update lot", affected(tx.exec(ctx, updateLotSQL, l.TenantID, l.ID, l.State, l.Remaining,
+		micros(l.ActivatesAt), nullMicros(l.ExpiresAt))))
+}
+
+// GetLot loads a lot.
+func (tx *Tx) GetLot(ctx context.Context, tenantID, id string) (*kopilka.Lot, error) {
+	var l kopilka.Lot
+	var act, created int64
+	var exp sql.NullInt64
+	err := tx.row(ctx, `SELECT `+lotColumns+` FROM lots WHERE tenant_id = $1 AND id = $2`, tenantID, id).Scan(
+		&l.TenantID, &l.ID, &l.CustomerID, &l.OperationID, &l.Amount, &l.Remaining, &l.State, &act, &exp, &created)
+	if err != nil {
+		return nil, wrap("get lot", err)
+	}
+	l.ActivatesAt, l.ExpiresAt, l.CreatedAt = fromMicros(act), fromNullMicros(exp), fromMicros(created)
+	return &l, nil
+}
+
+const spendableSumSQL = `SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE tenant_id = $1 AND customer_id = $2
+ AND remaining > 0 AND state = 'active' AND (expires_at IS NULL OR expires_at > $3)`
+
+// SpendableSum sums the customer's spendable lots.
+func (tx *Tx) SpendableSum(ctx context.Context, tenantID, customerID string, now time.Time) (kopilka.Amount, error) {
+	var v int64
+	err := tx.row(ctx, spendableSumSQL, tenantID, customerID, micros(now)).Scan(&v)
+	return v, wrap("spendable sum", err)
+}
+
 const insertHoldSQL = `INSERT INTO holds (tenant_id, operation_id, lot_id, customer_id, amount, state)
 VALUES ($1, $2, $3, $4, $5, $6)`
 

@@ -17,16 +17,56 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)`
 
 // InsertOperation writes an operation and its postings.
 func (tx *Tx) InsertOperation(ctx context.Context, op *kopilka.Operation, ps []ledger.Posting) error {
+	return tx.insertOperation(ctx, op, ps, nil)
+}
+
+// InsertCredit writes an operation, its postings and the lot it credits.
+func (tx *Tx) InsertCredit(ctx context.Context, op *kopilka.Operation, ps []ledger.Posting, lot *kopilka.Lot) error {
+	return tx.insertOperation(ctx, op, ps, lot)
+}
+
+// insertOperation writes an operation, its postings and, when lot is not
+// nil, its lot. On PostgreSQL that is one statement (data-modifying CTEs),
+// so the whole write costs one round trip; SQLite runs in-process and
+// takes the inserts one by one.
+func (tx *Tx) insertOperation(ctx context.Context, op *kopilka.Operation, ps []ledger.Posting, lot *kopilka.Lot) error {
 	if err := ledger.Balanced(ps); err != nil {
 		return fmt.Errorf("operation %s: %w", op.ID, err)
 	}
 	op.CreatedAt, op.UpdatedAt = tx.now, tx.now
-	_, err := tx.exec(ctx, insertOperationSQL, op.TenantID, op.ID, op.CustomerID, string(op.Type), string(op.Status),
-		op.Amount, op.PurchaseID, nullString(op.ExternalID), op.Message, op.RequestHash, micros(tx.now))
-	if err != nil {
-		return wrap("insert operation", err)
+	args := []any{op.TenantID, op.ID, op.CustomerID, string(op.Type), string(op.Status), op.Amount, op.PurchaseID,
+		nullString(op.ExternalID), op.Message, op.RequestHash, micros(tx.now)}
+	if tx.db.d.name() != "postgres" {
+		if _, err := tx.exec(ctx, insertOperationSQL, args...); err != nil {
+			return wrap("insert operation", err)
+		}
+		if err := tx.insertPostings(ctx, op.TenantID, op.ID, storage.PhaseCreate, ps); err != nil {
+			return err
+		}
+		if lot != nil {
+			return tx.InsertLot(ctx, lot)
+		}
+		return nil
 	}
-	return tx.insertPostings(ctx, op.TenantID, op.ID, 0, ps)
+	var b strings.Builder
+	b.WriteString(`WITH o AS (` + insertOperationSQL + `)`)
+	if lot != nil {
+		lot.CreatedAt = tx.now
+		args = append(args, lot.ID, lot.Amount, lot.Remaining, lot.State, micros(lot.ActivatesAt), nullMicros(lot.ExpiresAt))
+		b.WriteString(`, l AS (INSERT INTO lots (tenant_id, id, customer_id, operation_id, amount, remaining, state,
+ activates_at, expires_at, created_at) VALUES ($1, $12, $3, $2, $13, $14, $15, $16, $17, $11))`)
+	}
+	b.WriteString(` INSERT INTO postings (tenant_id, operation_id, n, customer_id, account, amount) VALUES `)
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&b, "($1, $2, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4)
+		args = append(args, storage.PhaseCreate+i, p.CustomerID, string(p.Account), p.Amount)
+	}
+	_, err := tx.exec(ctx, b.String(), args...)
+	return wrap("insert operation", err)
 }
 
 // insertPostings writes postings numbered from first, in one statement.

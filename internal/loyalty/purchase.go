@@ -1,0 +1,426 @@
+package loyalty
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/kopilka/kopilka/internal/calc"
+	"github.com/kopilka/kopilka/internal/kopilka"
+	"github.com/kopilka/kopilka/internal/ledger"
+	"github.com/kopilka/kopilka/internal/storage"
+)
+
+// LineInput is one receipt line as a client sends it.
+type LineInput struct {
+	SKU, Name, Category string
+	Quantity            kopilka.Quantity
+	Price, Discount     kopilka.Amount
+}
+
+// PurchaseInput is a receipt to price or register.
+type PurchaseInput struct {
+	StoreID          string
+	Customer         Ref
+	Lines            []LineInput
+	Redeem           kopilka.Amount // hundredths, or calc.RedeemMax for "max"
+	ExternalID       string
+	Confirm          bool
+	VerificationCode string
+}
+
+// RedeemMax asks for the largest redemption the rules allow.
+const RedeemMax = calc.RedeemMax
+
+func (in *PurchaseInput) validate(register bool) error {
+	if len(in.Lines) == 0 {
+		return kopilka.Invalid("lines", "a receipt needs at least one line")
+	}
+	if len(in.Lines) > 1000 {
+		return kopilka.Invalid("lines", "at most 1000 lines")
+	}
+	for i, l := range in.Lines {
+		f := fmt.Sprintf("lines[%d]", i)
+		if utf8.RuneCountInString(l.SKU) > 200 || utf8.RuneCountInString(l.Name) > 500 || utf8.RuneCountInString(l.Category) > 200 {
+			return kopilka.Invalid(f, "sku, name or category too long")
+		}
+		if l.Quantity <= 0 {
+			return kopilka.Invalid(f+".quantity", "must be above zero")
+		}
+		if l.Price < 0 || l.Price > kopilka.MaxAmount {
+			return kopilka.Invalid(f+".price", "must be from 0 to %d hundredths", kopilka.MaxAmount)
+		}
+		if l.Discount < 0 || l.Discount > kopilka.MaxAmount {
+			return kopilka.Invalid(f+".discount", "must be from 0 to %d hundredths", kopilka.MaxAmount)
+		}
+	}
+	if in.Redeem < 0 && in.Redeem != RedeemMax {
+		return kopilka.Invalid("redeem", "must be a non-negative amount in hundredths or \"max\"")
+	}
+	if register {
+		in.ExternalID = strings.TrimSpace(in.ExternalID)
+		if in.ExternalID == "" || len(in.ExternalID) > 128 {
+			return kopilka.Invalid("external_id", "a purchase needs an external_id of 1 to 128 characters (the receipt or order number)")
+		}
+	}
+	return nil
+}
+
+// price computes the receipt for a customer with the programme.
+func price(p *kopilka.Program, c *kopilka.Customer, available kopilka.Amount, in *PurchaseInput) (*kopilka.Purchase, error) {
+	tier := p.TierFor(c.PurchasesTotal)
+	lines := make([]calc.Line, len(in.Lines))
+	out := &kopilka.Purchase{TenantID: c.TenantID, CustomerID: c.ID, StoreID: in.StoreID, ExternalID: in.ExternalID,
+		Tier: tier.Name, MaxRedeemPercent: tier.MaxRedeemPercent, Available: available,
+		Lines: make([]kopilka.PurchaseLine, len(in.Lines))}
+	for i, l := range in.Lines {
+		excluded := slices.Contains(p.ExcludedSKUs, l.SKU) || (l.Category != "" && slices.Contains(p.ExcludedCategories, l.Category))
+		lines[i] = calc.Line{Quantity: int64(l.Quantity), Price: l.Price, Discount: l.Discount, Excluded: excluded}
+		out.Lines[i] = kopilka.PurchaseLine{SKU: l.SKU, Name: l.Name, Category: l.Category, Quantity: l.Quantity,
+			Price: l.Price, Discount: l.Discount, Excluded: excluded}
+	}
+	rc, err := calc.Compute(lines, calc.Rules{
+		AccrualPercent:   int64(tier.AccrualPercent),
+		MaxRedeemPercent: int64(tier.MaxRedeemPercent),
+		MinLinePrice:     p.MinLinePrice,
+		AccrueOnTotal:    p.AccrueOn == "total",
+		WholePoints:      p.RoundAccrualToWholePoints,
+	}, available, in.Redeem)
+	var le *calc.LimitError
+	var line *calc.LineError
+	switch {
+	case errors.As(err, &le):
+		return nil, &kopilka.Error{Code: kopilka.CodeRedeemLimitExceeded, Field: "redeem",
+			Message: fmt.Sprintf("at most %s points may be redeemed on this receipt (up to %s%% of it)", formatPoints(le.Max), tier.MaxRedeemPercent)}
+	case errors.As(err, &line):
+		return nil, kopilka.Invalid(fmt.Sprintf("lines[%d].%s", line.Line-1, line.Field), "%s", line.Reason)
+	case err != nil:
+		return nil, kopilka.Invalid("lines", "the receipt's figures are out of range")
+	}
+	out.Total, out.Eligible, out.MaxRedeem = rc.Total, rc.Eligible, rc.MaxRedeem
+	out.Redeem, out.ToPay, out.Accrue = rc.Redeem, rc.ToPay, rc.Accrue
+	for i, lr := range rc.Lines {
+		pl := &out.Lines[i]
+		pl.Amount, pl.Redeem, pl.ToPay, pl.Accrue = lr.Amount, lr.Redeem, lr.ToPay, lr.Accrue
+	}
+	return out, nil
+}
+
+// Calculate prices a receipt without side effects.
+func (s *Service) Calculate(ctx context.Context, tenantID string, in PurchaseInput) (*kopilka.Purchase, error) {
+	if err := in.validate(false); err != nil {
+		return nil, err
+	}
+	var out *kopilka.Purchase
+	err := s.db.Read(ctx, func(tx storage.Tx) error {
+		c, err := s.customerFor(ctx, tx, tenantID, in.Customer, false)
+		if err != nil {
+			return err
+		}
+		if err := s.checkStore(ctx, tx, tenantID, in.StoreID); err != nil {
+			return err
+		}
+		p, err := s.program(ctx, tx, tenantID)
+		if err != nil {
+			return err
+		}
+		sum, err := tx.SpendableSum(ctx, tenantID, c.ID, tx.Now())
+		if err != nil {
+			return err
+		}
+		out, err = price(p, c, sum-c.Debt, &in)
+		return err
+	})
+	return out, err
+}
+
+// customerFor resolves a customer reference; lock takes the row lock.
+func (s *Service) customerFor(ctx context.Context, tx storage.Tx, tenantID string, ref Ref, lock bool) (*kopilka.Customer, error) {
+	id, err := resolve(ctx, tx, tenantID, ref)
+	if err == nil {
+		var c *kopilka.Customer
+		if lock {
+			c, err = tx.LockCustomer(ctx, tenantID, id)
+		} else {
+			c, err = tx.GetCustomer(ctx, tenantID, id, false)
+		}
+		if err == nil {
+			return c, nil
+		}
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, &kopilka.Error{Code: kopilka.CodeCustomerNotFound, Field: "customer", Message: "no customer with this id, card or phone", Err: err}
+	}
+	return nil, err
+}
+
+// checkStore checks the store exists and that a store-bound key acts for
+// its own store only.
+func (s *Service) checkStore(ctx context.Context, tx storage.Tx, tenantID, storeID string) error {
+	bound := kopilka.ActorFrom(ctx).StoreID
+	if bound != "" && storeID != bound {
+		return &kopilka.Error{Code: kopilka.CodeForbidden, Field: "store_id", Message: "this key is bound to another store"}
+	}
+	if storeID == "" {
+		return nil
+	}
+	if _, err := tx.GetStore(ctx, tenantID, storeID); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return kopilka.Invalid("store_id", "no store %q", storeID)
+		}
+		return err
+	}
+	return nil
+}
+
+func purchaseHash(in *PurchaseInput) []byte {
+	b, _ := json.Marshal(in)
+	h := sha256.Sum256(b)
+	return h[:]
+}
+
+// CreatePurchase registers a purchase: the redemption is reserved at once
+// and the accrual waits, pending, for confirmation (or both complete at
+// once with Confirm). The external id makes it idempotent: the same
+// request returns the first purchase, another request is a conflict.
+func (s *Service) CreatePurchase(ctx context.Context, tenantID string, in PurchaseInput, idem *Idem) (*kopilka.Purchase, error) {
+	if err := in.validate(true); err != nil {
+		return nil, err
+	}
+	hash := purchaseHash(&in)
+	v, err := s.write(ctx, tenantID, idem, func(tx storage.Tx) (any, error) {
+		if p, err := samePurchase(ctx, tx, tenantID, in.ExternalID, hash); p != nil || err != nil {
+			return p, err
+		}
+		return s.createPurchase(ctx, tx, tenantID, &in, hash)
+	})
+	if errors.Is(err, storage.ErrConflict) {
+		// A concurrent request with the same external id won the race.
+		err = s.db.Read(ctx, func(tx storage.Tx) error {
+			p, err := samePurchase(ctx, tx, tenantID, in.ExternalID, hash)
+			if p == nil && err == nil {
+				err = kopilka.Errorf(kopilka.CodeConflict, "purchase %q conflicts with another", in.ExternalID)
+			}
+			v = p
+			return err
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := v.(*kopilka.Purchase)
+	return p, nil
+}
+
+func samePurchase(ctx context.Context, tx storage.Tx, tenantID, ext string, hash []byte) (*kopilka.Purchase, error) {
+	p, err := tx.PurchaseByExternalID(ctx, tenantID, ext)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(p.RequestHash, hash) {
+		return nil, &kopilka.Error{Code: kopilka.CodeConflict, Field: "external_id",
+			Message: fmt.Sprintf("external_id %q was already used for a different purchase", ext)}
+	}
+	return p, nil
+}
+
+func (s *Service) createPurchase(ctx context.Context, tx storage.Tx, tenantID string, in *PurchaseInput, hash []byte) (*kopilka.Purchase, error) {
+	c, err := s.customerFor(ctx, tx, tenantID, in.Customer, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkStore(ctx, tx, tenantID, in.StoreID); err != nil {
+		return nil, err
+	}
+	prog, err := s.program(ctx, tx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := tx.SpendableSum(ctx, tenantID, c.ID, tx.Now())
+	if err != nil {
+		return nil, err
+	}
+	p, err := price(prog, c, sum-c.Debt, in)
+	if err != nil {
+		return nil, err
+	}
+	p.ID, p.Status, p.RequestHash = kopilka.NewID("pur"), kopilka.PurchasePending, hash
+	receipt := in.ExternalID
+	if p.Redeem > 0 {
+		op := &kopilka.Operation{ID: kopilka.NewID("op"), TenantID: tenantID, CustomerID: c.ID, Type: kopilka.OpRedemption,
+			Status: kopilka.StatusPending, Amount: -p.Redeem, PurchaseID: p.ID, Message: "redeemed for receipt " + receipt}
+		if err := hold(ctx, tx, c, op); err != nil {
+			return nil, err
+		}
+		p.RedeemOpID = op.ID
+	}
+	if p.Accrue > 0 {
+		op := &kopilka.Operation{ID: kopilka.NewID("op"), TenantID: tenantID, CustomerID: c.ID, Type: kopilka.OpAccrual,
+			Status: kopilka.StatusPending, Amount: p.Accrue, PurchaseID: p.ID, Message: "points for receipt " + receipt}
+		lot := &kopilka.Lot{ID: kopilka.NewID("lot"), TenantID: tenantID, CustomerID: c.ID, OperationID: op.ID,
+			Amount: p.Accrue, Remaining: p.Accrue, State: kopilka.LotPending, ActivatesAt: tx.Now()}
+		if err := tx.InsertCredit(ctx, op, ledger.Move(ledger.Issued, ledger.Pending, c.ID, p.Accrue), lot); err != nil {
+			return nil, err
+		}
+		p.AccrueOpID, p.AccrueLotID = op.ID, lot.ID
+	}
+	if err := tx.CreatePurchase(ctx, p); err != nil {
+		return nil, err
+	}
+	if in.Confirm {
+		if err := confirm(ctx, tx, prog, c, p); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// confirm completes a pending purchase: the redemption is posted, the
+// accrual posted (spendable after the activation delay) and the purchase
+// sum counted for tiers.
+func confirm(ctx context.Context, tx storage.Tx, prog *kopilka.Program, c *kopilka.Customer, p *kopilka.Purchase) error {
+	if p.RedeemOpID != "" {
+		op := &kopilka.Operation{ID: p.RedeemOpID, Amount: -p.Redeem}
+		if err := postHold(ctx, tx, c, op); err != nil {
+			return err
+		}
+	}
+	if p.AccrueOpID != "" {
+		lot, err := tx.GetLot(ctx, c.TenantID, p.AccrueLotID)
+		if err != nil {
+			return err
+		}
+		lt := programTimes(prog, tx.Now(), true)
+		lot.ActivatesAt, lot.ExpiresAt = lt.activates, lt.expires
+		var ps []ledger.Posting
+		lot.State = kopilka.LotInactive
+		if !lt.activates.After(tx.Now()) {
+			lot.State = kopilka.LotActive
+			ps = ledger.Move(ledger.Pending, ledger.Available, c.ID, lot.Remaining)
+			if repay := min(c.Debt, lot.Remaining); repay > 0 {
+				lot.Remaining -= repay
+				c.Debt -= repay
+			}
+		}
+		if err := tx.FinishOperation(ctx, c.TenantID, p.AccrueOpID, kopilka.StatusComplete, ps); err != nil {
+			return err
+		}
+		if err := tx.UpdateLot(ctx, lot); err != nil {
+			return err
+		}
+	}
+	c.PurchasesTotal += p.Total
+	if err := tx.SetCustomerBalances(ctx, c.TenantID, c.ID, c.Debt, c.PurchasesTotal); err != nil {
+		return err
+	}
+	p.Status = kopilka.PurchaseComplete
+	return tx.UpdatePurchase(ctx, p)
+}
+
+// GetPurchase loads a purchase by id or, when id is empty, by external id.
+func (s *Service) GetPurchase(ctx context.Context, tenantID, id, externalID string) (*kopilka.Purchase, error) {
+	var p *kopilka.Purchase
+	err := s.db.Read(ctx, func(tx storage.Tx) error {
+		var err error
+		if id != "" {
+			p, err = tx.GetPurchase(ctx, tenantID, id)
+		} else {
+			p, err = tx.PurchaseByExternalID(ctx, tenantID, externalID)
+		}
+		return err
+	})
+	return p, notFound(err, kopilka.CodeNotFound, "purchase")
+}
+
+// purchaseStep loads a purchase, locks its customer and runs step on it.
+func (s *Service) purchaseStep(ctx context.Context, tenantID, id string, idem *Idem,
+	step func(tx storage.Tx, prog *kopilka.Program, c *kopilka.Customer, p *kopilka.Purchase) (any, error)) (any, error) {
+	return s.write(ctx, tenantID, idem, func(tx storage.Tx) (any, error) {
+		p, err := tx.GetPurchase(ctx, tenantID, id)
+		if err != nil {
+			return nil, notFound(err, kopilka.CodeNotFound, "purchase")
+		}
+		c, err := tx.LockCustomer(ctx, tenantID, p.CustomerID)
+		if err != nil {
+			return nil, err
+		}
+		// Re-read under the lock: a concurrent step may have moved it on.
+		if p, err = tx.GetPurchase(ctx, tenantID, id); err != nil {
+			return nil, err
+		}
+		if bound := kopilka.ActorFrom(ctx).StoreID; bound != "" && p.StoreID != bound {
+			return nil, &kopilka.Error{Code: kopilka.CodeForbidden, Message: "this key is bound to another store"}
+		}
+		prog, err := s.program(ctx, tx, tenantID)
+		if err != nil {
+			return nil, err
+		}
+		return step(tx, prog, c, p)
+	})
+}
+
+// ConfirmPurchase completes a pending purchase; confirming a complete one
+// again returns it unchanged; a cancelled one is a conflict.
+func (s *Service) ConfirmPurchase(ctx context.Context, tenantID, id string, idem *Idem) (*kopilka.Purchase, error) {
+	v, err := s.purchaseStep(ctx, tenantID, id, idem, func(tx storage.Tx, prog *kopilka.Program, c *kopilka.Customer, p *kopilka.Purchase) (any, error) {
+		switch p.Status {
+		case kopilka.PurchaseComplete:
+			return p, nil
+		case kopilka.PurchaseCancelled:
+			return nil, kopilka.Errorf(kopilka.CodeConflict, "purchase %s was cancelled and cannot be confirmed", p.ID)
+		}
+		return p, confirm(ctx, tx, prog, c, p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*kopilka.Purchase), nil
+}
+
+// CancelPurchase voids a pending purchase: the reserved points come back
+// and the pending accrual is voided. Cancelling a complete purchase is a
+// conflict (refund it instead); cancelling twice returns it unchanged.
+func (s *Service) CancelPurchase(ctx context.Context, tenantID, id string, idem *Idem) (*kopilka.Purchase, error) {
+	v, err := s.purchaseStep(ctx, tenantID, id, idem, func(tx storage.Tx, _ *kopilka.Program, c *kopilka.Customer, p *kopilka.Purchase) (any, error) {
+		switch p.Status {
+		case kopilka.PurchaseCancelled:
+			return p, nil
+		case kopilka.PurchaseComplete:
+			return nil, kopilka.Errorf(kopilka.CodeConflict, "purchase %s is complete: refund it instead of cancelling", p.ID)
+		}
+		if p.RedeemOpID != "" {
+			if err := voidHold(ctx, tx, c, &kopilka.Operation{ID: p.RedeemOpID, Amount: -p.Redeem}); err != nil {
+				return nil, err
+			}
+		}
+		if p.AccrueOpID != "" {
+			lot, err := tx.GetLot(ctx, c.TenantID, p.AccrueLotID)
+			if err != nil {
+				return nil, err
+			}
+			ps := ledger.Move(ledger.Pending, ledger.Issued, c.ID, lot.Remaining)
+			if err := tx.FinishOperation(ctx, c.TenantID, p.AccrueOpID, kopilka.StatusVoided, ps); err != nil {
+				return nil, err
+			}
+			lot.State, lot.Remaining = kopilka.LotVoided, 0
+			if err := tx.UpdateLot(ctx, lot); err != nil {
+				return nil, err
+			}
+		}
+		p.Status = kopilka.PurchaseCancelled
+		return p, tx.UpdatePurchase(ctx, p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*kopilka.Purchase), nil
+}
