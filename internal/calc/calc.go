@@ -8,9 +8,9 @@ package calc
 
 import (
 	"cmp"
-	"slices"
 	"errors"
 	"math/bits"
+	"slices"
 )
 
 // ErrOverflow is returned when a figure does not fit the arithmetic.
