@@ -54,6 +54,8 @@ Usage:
   kopilka migrate [--db …]                         apply database migrations
   kopilka verify [--db …]                          prove every balance from the ledger
   kopilka expire [--db …]                          activate and expire points now
+  kopilka bench [--url …] [--cashiers 32] [--duration 10s] [--db …]
+                                                   simulated cashiers against a server
   kopilka version
 
 The database is ./kopilka.db (SQLite) unless --db or KOPILKA_DB names a file
@@ -80,6 +82,8 @@ func Run(ctx context.Context, env Env) error {
 		return runVerify(ctx, env, rest)
 	case "expire":
 		return runExpire(ctx, env, rest)
+	case "bench":
+		return runBench(ctx, env, rest)
 	case "version", "--version", "-v":
 		fmt.Fprintln(env.Stdout, "kopilka", Version)
 		return nil

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -36,10 +39,15 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	if env.Ready != nil {
 		env.Ready(ln.Addr().String())
 	}
+	if c.Pprof != "" {
+		go servePprof(c.Pprof, log)
+	}
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { runJobs(jobsCtx, svc, c.DueInterval, log) })
-	err = server.Serve(ctx, ln, server.NewHandler(svc, m, log), 25*time.Second, log)
+	// Requests get 8 s to finish after SIGTERM, so the process exits within
+	// RELIABILITY D5's 10 s even when a client stalls.
+	err = server.Serve(ctx, ln, server.NewHandler(svc, m, log), 8*time.Second, log)
 	stopJobs()
 	wg.Wait()
 	return err
@@ -193,4 +201,17 @@ func runExpire(ctx context.Context, env Env, args []string) error {
 	}
 	return json.NewEncoder(env.Stdout).Encode(map[string]any{"customers": res.Customers,
 		"activated_lots": res.Activated, "expired_points": res.Expired})
+}
+
+// servePprof serves the Go profiler on its own address, never on the API's.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	log.Info("profiler listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("profiler", "err", err)
+	}
 }

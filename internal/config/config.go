@@ -21,6 +21,7 @@ type Config struct {
 	DueInterval time.Duration // how often serve activates and expires lots
 	Committers  int           // PostgreSQL group committers; 0 = default
 	NoBatch     bool          // one transaction per write (for comparison)
+	Pprof       string        // listen address of the profiler; "" = off
 }
 
 // Flags registers the common flags on fs with defaults from getenv and
@@ -40,8 +41,9 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 	due := fs.String("due-interval", env("DUE_INTERVAL", "15s"), "how often to activate and expire points (env KOPILKA_DUE_INTERVAL)")
 	committers := fs.Int("committers", 0, "PostgreSQL group committers (0: 4 × CPUs)")
 	noBatch := fs.Bool("no-batch", false, "commit every write alone (slower; for comparison)")
+	pprof := fs.String("pprof", env("PPROF", ""), "serve Go profiles on this address, e.g. 127.0.0.1:6060 (off by default; env KOPILKA_PPROF)")
 	return func() (Config, error) {
-		c := Config{DB: *db, Addr: *addr, LogFormat: *format, Committers: *committers, NoBatch: *noBatch}
+		c := Config{DB: *db, Addr: *addr, LogFormat: *format, Committers: *committers, NoBatch: *noBatch, Pprof: *pprof}
 		if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 			return c, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", *level)
 		}

@@ -139,7 +139,7 @@ func (s *Service) Verify(ctx context.Context) ([]ledger.Discrepancy, int, error)
 	}
 	var out []ledger.Discrepancy
 	for _, id := range ids {
-		err := s.db.Read(ctx, func(tx storage.Tx) error {
+		err := s.db.Snapshot(ctx, func(tx storage.Tx) error {
 			f, err := tx.VerifyFacts(ctx, id)
 			if err != nil {
 				return err

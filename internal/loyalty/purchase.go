@@ -194,6 +194,8 @@ func (s *Service) CreatePurchase(ctx context.Context, tenantID string, in Purcha
 		return nil, err
 	}
 	hash := purchaseHash(&in)
+	ref := "id:" + in.Customer.ID + "card:" + in.Customer.Card + "phone:" + in.Customer.Phone
+	ctx = s.routed(ctx, tenantID, ref)
 	v, err := s.write(ctx, tenantID, idem, func(tx storage.Tx) (any, error) {
 		if p, err := samePurchase(ctx, tx, tenantID, in.ExternalID, hash); p != nil || err != nil {
 			return p, err
@@ -215,6 +217,8 @@ func (s *Service) CreatePurchase(ctx context.Context, tenantID string, in Purcha
 		return nil, err
 	}
 	p := v.(*kopilka.Purchase)
+	s.keys.put(tenantID+"/"+ref, p.CustomerID)
+	s.keys.put(tenantID+"/"+p.ID, p.CustomerID)
 	return p, nil
 }
 
@@ -344,6 +348,7 @@ func (s *Service) GetPurchase(ctx context.Context, tenantID, id, externalID stri
 // purchaseStep loads a purchase, locks its customer and runs step on it.
 func (s *Service) purchaseStep(ctx context.Context, tenantID, id string, idem *Idem,
 	step func(tx storage.Tx, prog *kopilka.Program, c *kopilka.Customer, p *kopilka.Purchase) (any, error)) (any, error) {
+	ctx = s.routed(ctx, tenantID, id)
 	return s.write(ctx, tenantID, idem, func(tx storage.Tx) (any, error) {
 		p, err := tx.GetPurchase(ctx, tenantID, id)
 		if err != nil {

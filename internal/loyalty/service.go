@@ -28,6 +28,41 @@ type Service struct {
 	// they change rarely. SetProgram forgets the tenant's at once; another
 	// server process sees a change within programTTL.
 	programs programCache
+	// keys remembers which customer a card, phone or purchase belongs to,
+	// so writes can be routed by customer (storage.WithKey). A stale entry
+	// only costs a little speed, never correctness.
+	keys keyCache
+	// authCache trusts a verified API key for authTTL.
+	authCache authCache
+}
+
+type keyCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (k *keyCache) get(ref string) string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.m[ref]
+}
+
+func (k *keyCache) put(ref, customerID string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.m == nil || len(k.m) > 200_000 {
+		k.m = make(map[string]string)
+	}
+	k.m[ref] = customerID
+}
+
+// routed returns ctx carrying the write key of a customer: its id when
+// known, else the reference itself.
+func (s *Service) routed(ctx context.Context, tenantID, ref string) context.Context {
+	if id := s.keys.get(tenantID + "/" + ref); id != "" {
+		return storage.WithKey(ctx, id)
+	}
+	return storage.WithKey(ctx, ref)
 }
 
 const programTTL = time.Second

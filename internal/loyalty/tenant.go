@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/kopilka/kopilka/internal/kopilka"
@@ -106,6 +108,10 @@ func (s *Service) Authenticate(ctx context.Context, plain string) (*kopilka.APIK
 	if !ok || !kopilka.ValidID("key", "key_"+idPart) {
 		return nil, unauth
 	}
+	d := sha256.Sum256([]byte(plain))
+	if k := s.authCache.get(d, s.clock()); k != nil {
+		return k, nil
+	}
 	var k *kopilka.APIKey
 	err := s.db.Read(ctx, func(tx storage.Tx) error {
 		var err error
@@ -118,10 +124,10 @@ func (s *Service) Authenticate(ctx context.Context, plain string) (*kopilka.APIK
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	d := sha256.Sum256([]byte(plain))
 	if subtle.ConstantTimeCompare(d[:], k.Digest) != 1 || k.RevokedAt != nil {
 		return nil, unauth
 	}
+	s.authCache.put(d, k, s.clock())
 	return k, nil
 }
 
@@ -139,6 +145,7 @@ func (s *Service) ListAPIKeys(ctx context.Context, tenantID string) ([]kopilka.A
 // RevokeAPIKey revokes a key; it stops working on the next request.
 func (s *Service) RevokeAPIKey(ctx context.Context, tenantID, id string) error {
 	err := s.db.Write(ctx, func(tx storage.Tx) error { return tx.RevokeAPIKey(ctx, tenantID, id) })
+	s.authCache.forget(id)
 	return notFound(err, kopilka.CodeNotFound, "API key")
 }
 
@@ -217,4 +224,49 @@ func (s *Service) ListStores(ctx context.Context, tenantID string) ([]kopilka.St
 		return err
 	})
 	return out, err
+}
+
+// authTTL is how long a verified key is trusted without a database read.
+// A revocation through this process takes effect on the next request; one
+// made through another server process within authTTL.
+const authTTL = time.Second
+
+// authCache remembers verified keys by the digest of the plain key.
+type authCache struct {
+	mu sync.Mutex
+	m  map[[32]byte]cachedKey
+}
+
+type cachedKey struct {
+	k  *kopilka.APIKey
+	at time.Time
+}
+
+func (c *authCache) get(d [32]byte, now time.Time) *kopilka.APIKey {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[d]
+	if !ok || now.Sub(e.at) >= authTTL || now.Before(e.at) {
+		return nil
+	}
+	return e.k
+}
+
+func (c *authCache) put(d [32]byte, k *kopilka.APIKey, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 10_000 {
+		c.m = make(map[[32]byte]cachedKey)
+	}
+	c.m[d] = cachedKey{k: k, at: now}
+}
+
+func (c *authCache) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for d, e := range c.m {
+		if e.k.ID == id {
+			delete(c.m, d)
+		}
+	}
 }

@@ -31,8 +31,12 @@ var (
 
 // DB is a database: reads and writes run inside transactions.
 type DB interface {
-	// Read runs fn in a read-only transaction over one snapshot.
+	// Read runs fn's reads each on committed data, without a transaction
+	// (no round trips for BEGIN and COMMIT); fn must only read.
 	Read(ctx context.Context, fn func(Tx) error) error
+	// Snapshot runs fn in a read-only transaction: every read sees one
+	// consistent snapshot (verify, reports).
+	Snapshot(ctx context.Context, fn func(Tx) error) error
 	// Write runs fn in a read-write transaction that may be committed
 	// together with other concurrent writes (group commit). Each fn is
 	// atomic on its own: when it returns an error none of its writes stay.
@@ -168,6 +172,21 @@ const (
 	PhaseFinish   = 100
 	PhaseActivate = 200
 )
+
+type keyCtx struct{}
+
+// WithKey returns a context whose writes are grouped by key (a customer
+// reference): the database commits writes with one key through one
+// committer, so they never wait on each other's locks across batches.
+func WithKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, keyCtx{}, key)
+}
+
+// KeyFrom returns the key set by WithKey, or "".
+func KeyFrom(ctx context.Context) string {
+	k, _ := ctx.Value(keyCtx{}).(string)
+	return k
+}
 
 // Hold is points of one lot reserved by a pending redemption.
 type Hold struct {

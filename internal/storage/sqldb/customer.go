@@ -67,6 +67,9 @@ func (tx *Tx) GetCustomer(ctx context.Context, tenantID, id string, lock bool) (
 	q := `SELECT ` + customerColumns + ` FROM customers WHERE tenant_id = $1 AND id = $2`
 	if lock {
 		q += tx.db.d.forUpdate()
+		if tx.batched && tx.db.d.name() == "postgres" {
+			q += " NOWAIT"
+		}
 	}
 	c, err := scanCustomer(tx.row(ctx, q, tenantID, id).Scan)
 	if err != nil {
@@ -82,7 +85,11 @@ const lockCustomerSQL = `SELECT kind, debt, purchases_total FROM customers WHERE
 func (tx *Tx) LockCustomer(ctx context.Context, tenantID, id string) (*kopilka.Customer, error) {
 	c := &kopilka.Customer{ID: id, TenantID: tenantID}
 	var kind string
-	if err := tx.row(ctx, lockCustomerSQL+tx.db.d.forUpdate(), tenantID, id).Scan(&kind, &c.Debt, &c.PurchasesTotal); err != nil {
+	q := lockCustomerSQL + tx.db.d.forUpdate()
+	if tx.batched && q != lockCustomerSQL {
+		q += " NOWAIT"
+	}
+	if err := tx.row(ctx, q, tenantID, id).Scan(&kind, &c.Debt, &c.PurchasesTotal); err != nil {
 		return nil, wrap("lock customer", err)
 	}
 	c.Kind = kopilka.CustomerKind(kind)

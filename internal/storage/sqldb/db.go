@@ -16,13 +16,17 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"hash/crc64"
+	"hash/fnv"
 	"io/fs"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 
 	"github.com/kopilka/kopilka/internal/storage"
 )
@@ -59,7 +63,8 @@ type DB struct {
 	clock  func() time.Time
 	log    *slog.Logger
 	opts   Options
-	queue  chan *job
+	queues []chan *job // one per committer
+	rr     atomic.Uint64
 	wg     sync.WaitGroup
 	mu     sync.RWMutex
 	closed bool
@@ -116,7 +121,22 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(db.d.gooseDialect(), db.w, sub)
+	var opts []goose.ProviderOption
+	if db.d.name() == "postgres" {
+		// Several server processes may start at once on one database: a
+		// session-level advisory lock, one per schema, lets one migrate.
+		var schema string
+		if err := db.w.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+			return fmt.Errorf("migrations: %w", err)
+		}
+		id := int64(crc64.Checksum([]byte("kopilka migrations "+schema), crc64.MakeTable(crc64.ECMA)) >> 1)
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(id), lock.WithLockTimeout(1, 120))
+		if err != nil {
+			return fmt.Errorf("migrations: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(db.d.gooseDialect(), db.w, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -132,9 +152,11 @@ func (db *DB) migrate(ctx context.Context) error {
 
 func (db *DB) start() {
 	n := db.d.committers(db.opts.Committers)
-	db.queue = make(chan *job, 8192)
-	for range n {
-		db.wg.Go(db.commitLoop)
+	db.queues = make([]chan *job, n)
+	for i := range db.queues {
+		q := make(chan *job, 1024)
+		db.queues[i] = q
+		db.wg.Go(func() { db.commitLoop(q) })
 	}
 }
 
@@ -156,7 +178,9 @@ func (db *DB) Close() error {
 		return nil
 	}
 	db.closed = true
-	close(db.queue)
+	for _, q := range db.queues {
+		close(q)
+	}
 	db.mu.Unlock()
 	db.wg.Wait()
 	return db.closePools()
@@ -166,8 +190,14 @@ func (db *DB) closePools() error {
 	return errors.Join(db.w.Close(), db.r.Close())
 }
 
-// Read runs fn in a read-only snapshot transaction.
+// Read runs fn's queries straight on the reader pool, each on committed
+// data, with no transaction round trips.
 func (db *DB) Read(ctx context.Context, fn func(storage.Tx) error) error {
+	return fn(&Tx{db: db, q: db.r, now: db.now()})
+}
+
+// Snapshot runs fn in a read-only transaction over one snapshot.
+func (db *DB) Snapshot(ctx context.Context, fn func(storage.Tx) error) error {
 	sqlTx, err := db.r.BeginTx(ctx, db.d.readTxOptions())
 	if err != nil {
 		return db.d.mapErr(fmt.Errorf("begin read: %w", err))
@@ -195,7 +225,7 @@ func (db *DB) Write(ctx context.Context, fn func(storage.Tx) error) error {
 		return db.runAlone(j)
 	}
 	select {
-	case db.queue <- j:
+	case db.queue(ctx) <- j:
 	case <-ctx.Done():
 		db.mu.RUnlock()
 		return ctx.Err()
@@ -204,13 +234,29 @@ func (db *DB) Write(ctx context.Context, fn func(storage.Tx) error) error {
 	return <-j.done
 }
 
-func (db *DB) commitLoop() {
-	for j := range db.queue {
+// queue picks the committer for a write: by its storage key, so writes of
+// one customer meet in one committer and never wait on each other's row
+// locks across open batches; round robin when there is no key.
+func (db *DB) queue(ctx context.Context) chan *job {
+	n := uint64(len(db.queues))
+	if n == 1 {
+		return db.queues[0]
+	}
+	if key := storage.KeyFrom(ctx); key != "" {
+		h := fnv.New64a()
+		h.Write([]byte(key))
+		return db.queues[h.Sum64()%n]
+	}
+	return db.queues[db.rr.Add(1)%n]
+}
+
+func (db *DB) commitLoop(queue chan *job) {
+	for j := range queue {
 		batch := []*job{j}
 	fill:
 		for len(batch) < db.opts.MaxBatch {
 			select {
-			case more, ok := <-db.queue:
+			case more, ok := <-queue:
 				if !ok {
 					break fill
 				}
@@ -295,7 +341,7 @@ func (db *DB) runBatch(batch []*job) {
 		if !exec(next) {
 			return
 		}
-		ferr := j.fn(&Tx{db: db, q: sqlTx, now: db.now()})
+		ferr := j.fn(&Tx{db: db, q: sqlTx, now: db.now(), batched: true})
 		next = "RELEASE SAVEPOINT w; SAVEPOINT w"
 		if ferr != nil {
 			next = "ROLLBACK TO SAVEPOINT w; RELEASE SAVEPOINT w; SAVEPOINT w"

@@ -14,11 +14,22 @@ import (
 // Tx is a storage.Tx over one database/sql transaction.
 type Tx struct {
 	db  *DB
-	q   *sql.Tx
+	q   querier // a *sql.Tx, or the reader pool for Read
 	now time.Time
+	// batched: the transaction carries other writes too. Row locks are then
+	// taken without waiting (a busy row sends the write to run alone), so
+	// two open batches can never wait on each other: no deadlocks.
+	batched bool
 }
 
 var _ storage.Tx = (*Tx)(nil)
+
+// querier is what *sql.Tx and *sql.DB have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
 
 // Now is the transaction's fixed clock reading.
 func (tx *Tx) Now() time.Time { return tx.now }
