@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // programmes name IANA zones; the binary carries the database
 
 	"github.com/kopilka/kopilka/internal/cli"
 )

@@ -73,6 +73,10 @@ type lineJSON struct {
 	ToPay    int64            `json:"to_pay"`
 	Accrue   int64            `json:"accrue"`
 	Refunded kopilka.Quantity `json:"refunded"`
+	// Bonus is the part of accrue that promotions and offers added, and
+	// Promotions names them (empty when none applied).
+	Bonus      int64    `json:"bonus"`
+	Promotions []string `json:"promotions"`
 }
 
 type customerTierJSON struct {
@@ -108,7 +112,10 @@ func calculationView(p *kopilka.Purchase) calculationJSON {
 		Redeem: p.Redeem, ToPay: p.ToPay, Accrue: p.Accrue, Lines: make([]lineJSON, len(p.Lines))}
 	for i, l := range p.Lines {
 		v.Lines[i] = lineJSON{Line: i + 1, SKU: l.SKU, Quantity: l.Quantity, Excluded: l.Excluded, Amount: l.Amount,
-			Redeem: l.Redeem, ToPay: l.ToPay, Accrue: l.Accrue, Refunded: l.Refunded}
+			Redeem: l.Redeem, ToPay: l.ToPay, Accrue: l.Accrue, Refunded: l.Refunded, Bonus: l.Bonus, Promotions: l.Promotions}
+		if v.Lines[i].Promotions == nil {
+			v.Lines[i].Promotions = []string{}
+		}
 	}
 	return v
 }

@@ -28,6 +28,15 @@ func (h *Handler) routes() []Route {
 		{"GET", "/v1/customers/{id}/operations", pos, "listOperations", h.listOperations},
 		{"POST", "/v1/customers/{id}/adjustments", admin, "createAdjustment", h.createAdjustment},
 
+		{"POST", "/v1/promotions", admin, "createPromotion", h.createRule(kopilka.KindPromotion)},
+		{"GET", "/v1/promotions", pos, "listPromotions", h.listRules(kopilka.KindPromotion)},
+		{"GET", "/v1/promotions/{id}", pos, "getPromotion", h.getRule(kopilka.KindPromotion)},
+		{"DELETE", "/v1/promotions/{id}", admin, "deletePromotion", h.deleteRule(kopilka.KindPromotion)},
+		{"POST", "/v1/offers", admin, "createOffer", h.createRule(kopilka.KindOffer)},
+		{"GET", "/v1/offers", pos, "listOffers", h.listRules(kopilka.KindOffer)},
+		{"GET", "/v1/offers/{id}", pos, "getOffer", h.getRule(kopilka.KindOffer)},
+		{"DELETE", "/v1/offers/{id}", admin, "deleteOffer", h.deleteRule(kopilka.KindOffer)},
+
 		{"POST", "/v1/purchases/calculate", pos, "calculatePurchase", h.calculatePurchase},
 		{"POST", "/v1/purchases", pos, "createPurchase", h.createPurchase},
 		{"GET", "/v1/purchases", pos, "findPurchase", h.findPurchase},

@@ -33,6 +33,13 @@ func mulDiv(a, b, c int64) (q, r int64, ok bool) {
 	return int64(uq), int64(ur), true
 }
 
+// MulFloor returns floor(a·b/c) exactly for non-negative a, b and positive
+// c; ok is false when the result does not fit.
+func MulFloor(a, b, c int64) (int64, bool) {
+	q, _, ok := mulDiv(a, b, c)
+	return q, ok
+}
+
 // Allocate spreads the integer x over weights in proportion: each part
 // gets floor(x·w_i/Σw), and the remainder goes one unit at a time to the
 // parts with the largest fractional parts (ties: the earlier part). The

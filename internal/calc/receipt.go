@@ -17,9 +17,11 @@ type Rules struct {
 	MinLinePrice     int64 // hundredths per unit
 	AccrueOnTotal    bool  // accrue_on: total (else paid)
 	WholePoints      bool  // round_accrual_to_whole_points
-	// ExtraAccrual, when set, adds per-line accrual on top of the tier's
-	// (promotions, offers); it gets each line's base and returns the extra.
-	ExtraAccrual func(line int, base int64) int64
+	// ExtraAccrual, when set, adds accrual to an eligible line on top of
+	// the tier's (promotions, offers). It gets the line's index, its base
+	// (to_pay or amount, as accrue_on says) and its tier accrual, and
+	// returns the extra; with whole points the extra is floored to 100.
+	ExtraAccrual func(line int, base, accrued int64) int64
 }
 
 // percentScale is 100% in kopilka.Percent units.
@@ -32,6 +34,7 @@ type LineResult struct {
 	Redeem int64
 	ToPay  int64
 	Accrue int64
+	Bonus  int64 // the part of Accrue that ExtraAccrual added
 }
 
 // Receipt is a computed receipt.
@@ -140,11 +143,12 @@ func Compute(lines []Line, r Rules, available, redeem int64) (*Receipt, error) {
 	for i := range rc.Lines {
 		rc.Lines[i].Accrue = parts[i]
 		if r.ExtraAccrual != nil && !lines[i].Excluded {
-			extra := r.ExtraAccrual(i, bases[i])
+			extra := r.ExtraAccrual(i, bases[i], parts[i])
 			if r.WholePoints {
 				extra -= extra % 100
 			}
-			rc.Lines[i].Accrue += max(0, extra)
+			rc.Lines[i].Bonus = max(0, extra)
+			rc.Lines[i].Accrue += rc.Lines[i].Bonus
 		}
 		rc.Accrue += rc.Lines[i].Accrue
 	}

@@ -61,7 +61,7 @@ func runJobs(ctx context.Context, svc *loyalty.Service, every time.Duration, log
 }) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	lastPurge := time.Time{}
+	var lastPurge, lastBirthdays time.Time
 	for {
 		res, err := svc.RunDue(ctx, 500)
 		switch {
@@ -69,6 +69,14 @@ func runJobs(ctx context.Context, svc *loyalty.Service, every time.Duration, log
 			log.Error("activation and expiry", "err", err)
 		case res.Customers > 0:
 			log.Info("activation and expiry", "customers", res.Customers, "activated_lots", res.Activated, "expired_points", res.Expired)
+		}
+		if time.Since(lastBirthdays) > 10*time.Minute {
+			if n, err := svc.RunBirthdays(ctx); err != nil && ctx.Err() == nil {
+				log.Error("birthday bonuses", "err", err)
+			} else if n > 0 {
+				log.Info("birthday bonuses paid", "count", n)
+			}
+			lastBirthdays = time.Now()
 		}
 		if time.Since(lastPurge) > time.Hour {
 			if n, err := svc.PurgeIdempotency(ctx); err != nil && ctx.Err() == nil {
@@ -199,8 +207,12 @@ func runExpire(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("expire: %w", err)
 	}
+	birthdays, err := svc.RunBirthdays(ctx)
+	if err != nil {
+		return fmt.Errorf("expire: birthday bonuses: %w", err)
+	}
 	return json.NewEncoder(env.Stdout).Encode(map[string]any{"customers": res.Customers,
-		"activated_lots": res.Activated, "expired_points": res.Expired})
+		"activated_lots": res.Activated, "expired_points": res.Expired, "birthday_bonuses": birthdays})
 }
 
 // servePprof serves the Go profiler on its own address, never on the API's.

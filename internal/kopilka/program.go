@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -20,6 +21,8 @@ type Program struct {
 	ExpiryDays                int          `json:"expiry_days"`
 	WelcomeBonus              Amount       `json:"welcome_bonus"`
 	BirthdayBonus             Amount       `json:"birthday_bonus"`
+	BirthdayDaysBefore        int          `json:"birthday_days_before"` // pay it N days before the birthday
+	Timezone                  string       `json:"timezone"`             // IANA zone of the tenant's days; default Europe/Moscow
 	Verification              Verification `json:"verification"`
 }
 
@@ -47,6 +50,7 @@ func DefaultProgram() Program {
 		ExcludedSKUs:       []string{},
 		ExcludedCategories: []string{},
 		Verification:       Verification{Mode: "off", WaitSeconds: 45},
+		Timezone:           "Europe/Moscow",
 	}
 }
 
@@ -114,7 +118,28 @@ func (p *Program) Validate() error {
 	if p.BirthdayBonus < 0 || p.BirthdayBonus > MaxAmount {
 		return Invalid("birthday_bonus", "must be from 0 to %d", MaxAmount)
 	}
+	if p.BirthdayDaysBefore < 0 || p.BirthdayDaysBefore > 60 {
+		return Invalid("birthday_days_before", "must be from 0 to 60")
+	}
+	if p.Timezone == "" {
+		p.Timezone = "Europe/Moscow"
+	}
+	if _, err := time.LoadLocation(p.Timezone); err != nil {
+		return Invalid("timezone", "%q is not an IANA time zone such as Europe/Moscow", p.Timezone)
+	}
 	return p.Verification.validate()
+}
+
+// Location is the programme's time zone (Europe/Moscow when unset).
+func (p *Program) Location() *time.Location {
+	tz := p.Timezone
+	if tz == "" {
+		tz = "Europe/Moscow"
+	}
+	if loc, err := time.LoadLocation(tz); err == nil {
+		return loc
+	}
+	return time.FixedZone("MSK", 3*3600)
 }
 
 func (v *Verification) validate() error {

@@ -105,6 +105,10 @@ type PurchaseLine struct {
 	ToPay    Amount   `json:"to_pay"`
 	Accrue   Amount   `json:"accrue"`
 	Refunded Quantity `json:"refunded"`
+	// Bonus is the part of Accrue that promotions and offers added;
+	// Promotions names them.
+	Bonus      Amount   `json:"bonus,omitempty"`
+	Promotions []string `json:"promotions,omitempty"`
 }
 
 // Refund is a full or partial return of a confirmed purchase.

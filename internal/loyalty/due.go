@@ -153,3 +153,85 @@ func (s *Service) Verify(ctx context.Context) ([]ledger.Discrepancy, int, error)
 	}
 	return out, len(ids), nil
 }
+
+// RunBirthdays pays the birthday bonus of every tenant whose programme has
+// one: to customers whose birthday (in the programme's time zone) is
+// birthday_days_before days from now, once per calendar year of the
+// birthday. Customers born on 29 February are paid on 28 February in other
+// years. Safe to run often and from several processes: a grant row per
+// customer and year makes the payment happen once.
+func (s *Service) RunBirthdays(ctx context.Context) (int, error) {
+	var ids []string
+	if err := s.db.Read(ctx, func(tx storage.Tx) error {
+		var err error
+		ids, err = tx.ListTenantIDs(ctx)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	paid := 0
+	for _, tenantID := range ids {
+		n, err := s.birthdays(ctx, tenantID)
+		paid += n
+		if err != nil {
+			return paid, err
+		}
+	}
+	return paid, nil
+}
+
+func (s *Service) birthdays(ctx context.Context, tenantID string) (int, error) {
+	var p *kopilka.Program
+	if err := s.db.Read(ctx, func(tx storage.Tx) error {
+		var err error
+		p, err = s.program(ctx, tx, tenantID)
+		return err
+	}); err != nil || p.BirthdayBonus <= 0 {
+		return 0, err
+	}
+	day := s.clock().In(p.Location()).AddDate(0, 0, p.BirthdayDaysBefore)
+	mds := []string{day.Format("01-02")}
+	if mds[0] == "02-28" && !isLeap(day.Year()) {
+		mds = append(mds, "02-29")
+	}
+	period := day.Format("2006")
+	paid := 0
+	for {
+		var due []storage.TenantCustomer
+		if err := s.db.Read(ctx, func(tx storage.Tx) error {
+			var err error
+			due, err = tx.BirthdayCustomers(ctx, tenantID, mds, "birthday", period, 500)
+			return err
+		}); err != nil {
+			return paid, err
+		}
+		for _, tc := range due {
+			err := s.db.Write(storage.WithKey(ctx, tc.CustomerID), func(tx storage.Tx) error {
+				c, err := tx.LockCustomer(ctx, tenantID, tc.CustomerID)
+				if err != nil {
+					return err
+				}
+				op := &kopilka.Operation{ID: kopilka.NewID("op"), TenantID: tenantID, CustomerID: c.ID, Type: kopilka.OpBonus,
+					Status: kopilka.StatusComplete, Amount: p.BirthdayBonus, Message: "birthday bonus " + period}
+				if err := tx.GrantBonus(ctx, tenantID, c.ID, "birthday", period, op.ID); err != nil {
+					return err
+				}
+				return credit(ctx, tx, c, op, ledger.Issued, programTimes(p, tx.Now(), false))
+			})
+			switch {
+			case err == nil:
+				paid++
+				s.observed(&kopilka.Operation{Type: kopilka.OpBonus, Status: kopilka.StatusComplete})
+			case errors.Is(err, storage.ErrConflict):
+				// Another process paid it meanwhile.
+			default:
+				return paid, err
+			}
+		}
+		if len(due) < 500 {
+			return paid, nil
+		}
+	}
+}
+
+func isLeap(y int) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }

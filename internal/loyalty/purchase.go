@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/kopilka/kopilka/internal/calc"
@@ -72,8 +73,9 @@ func (in *PurchaseInput) validate(register bool) error {
 	return nil
 }
 
-// price computes the receipt for a customer with the programme.
-func price(p *kopilka.Program, c *kopilka.Customer, available kopilka.Amount, in *PurchaseInput) (*kopilka.Purchase, error) {
+// price computes the receipt for a customer with the programme and the
+// running promotions and offers.
+func price(p *kopilka.Program, rules []kopilka.Promotion, now time.Time, c *kopilka.Customer, available kopilka.Amount, in *PurchaseInput) (*kopilka.Purchase, error) {
 	tier := p.TierFor(c.PurchasesTotal)
 	lines := make([]calc.Line, len(in.Lines))
 	out := &kopilka.Purchase{TenantID: c.TenantID, CustomerID: c.ID, StoreID: in.StoreID, ExternalID: in.ExternalID,
@@ -91,6 +93,7 @@ func price(p *kopilka.Program, c *kopilka.Customer, available kopilka.Amount, in
 		MinLinePrice:     p.MinLinePrice,
 		AccrueOnTotal:    p.AccrueOn == "total",
 		WholePoints:      p.RoundAccrualToWholePoints,
+		ExtraAccrual:     extraAccrual(rules, now, in.StoreID, c, out.Lines),
 	}, available, in.Redeem)
 	var le *calc.LimitError
 	var line *calc.LineError
@@ -107,7 +110,10 @@ func price(p *kopilka.Program, c *kopilka.Customer, available kopilka.Amount, in
 	out.Redeem, out.ToPay, out.Accrue = rc.Redeem, rc.ToPay, rc.Accrue
 	for i, lr := range rc.Lines {
 		pl := &out.Lines[i]
-		pl.Amount, pl.Redeem, pl.ToPay, pl.Accrue = lr.Amount, lr.Redeem, lr.ToPay, lr.Accrue
+		pl.Amount, pl.Redeem, pl.ToPay, pl.Accrue, pl.Bonus = lr.Amount, lr.Redeem, lr.ToPay, lr.Accrue, lr.Bonus
+		if pl.Bonus == 0 {
+			pl.Promotions = nil
+		}
 	}
 	return out, nil
 }
@@ -130,11 +136,15 @@ func (s *Service) Calculate(ctx context.Context, tenantID string, in PurchaseInp
 		if err != nil {
 			return err
 		}
+		rules, err := s.rules(ctx, tx, tenantID)
+		if err != nil {
+			return err
+		}
 		sum, err := tx.SpendableSum(ctx, tenantID, c.ID, tx.Now())
 		if err != nil {
 			return err
 		}
-		out, err = price(p, c, sum-c.Debt, &in)
+		out, err = price(p, rules, tx.Now(), c, sum-c.Debt, &in)
 		return err
 	})
 	return out, err
@@ -249,11 +259,15 @@ func (s *Service) createPurchase(ctx context.Context, tx storage.Tx, tenantID st
 	if err != nil {
 		return nil, err
 	}
+	rules, err := s.rules(ctx, tx, tenantID)
+	if err != nil {
+		return nil, err
+	}
 	sum, err := tx.SpendableSum(ctx, tenantID, c.ID, tx.Now())
 	if err != nil {
 		return nil, err
 	}
-	p, err := price(prog, c, sum-c.Debt, in)
+	p, err := price(prog, rules, tx.Now(), c, sum-c.Debt, in)
 	if err != nil {
 		return nil, err
 	}

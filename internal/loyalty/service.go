@@ -34,6 +34,8 @@ type Service struct {
 	keys keyCache
 	// authCache trusts a verified API key for authTTL.
 	authCache authCache
+	// promos caches running promotions and offers like programmes.
+	promos promotionCache
 }
 
 type keyCache struct {

@@ -152,6 +152,19 @@ type Tx interface {
 	RefundByExternalID(ctx context.Context, tenantID, externalID string) (*kopilka.Refund, error)
 	ListRefunds(ctx context.Context, tenantID, purchaseID string) ([]kopilka.Refund, error)
 
+	// CreatePromotion stores a promotion or a personal offer.
+	CreatePromotion(ctx context.Context, p *kopilka.Promotion) error
+	GetPromotion(ctx context.Context, tenantID, kind, id string) (*kopilka.Promotion, error)
+	// ListPromotions lists rules of a kind ("" for all) not ended before t.
+	ListPromotions(ctx context.Context, tenantID, kind string, notEndedBefore time.Time) ([]kopilka.Promotion, error)
+	DeletePromotion(ctx context.Context, tenantID, kind, id string) error
+	// GrantBonus records a once-per-period bonus; ErrConflict when the
+	// customer already has it for the period.
+	GrantBonus(ctx context.Context, tenantID, customerID, kind, period, operationID string) error
+	// BirthdayCustomers lists a tenant's customers born on one of
+	// monthDays ("MM-DD"; one or two) without a grant of kind for period.
+	BirthdayCustomers(ctx context.Context, tenantID string, monthDays []string, kind, period string, limit int) ([]TenantCustomer, error)
+
 	// GetIdempotency returns the stored answer for a key, or ErrNotFound.
 	GetIdempotency(ctx context.Context, tenantID, scope, key string) (*Idempotency, error)
 	// PutIdempotency stores an answer; ErrConflict when the key is taken.

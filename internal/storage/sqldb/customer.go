@@ -10,8 +10,8 @@ import (
 
 const createCustomerSQL = `INSERT INTO customers (tenant_id, id, kind, phone, extra_phone, email, first_name,
  last_name, middle_name, birth_date, gender, ad_consent, ad_consent_at, ad_consent_via, grp, tags,
- purchases_total, debt, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)`
+ purchases_total, debt, created_at, updated_at, birth_md)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20)`
 
 // CreateCustomer stores a customer and the cards it comes with.
 func (tx *Tx) CreateCustomer(ctx context.Context, c *kopilka.Customer) error {
@@ -22,7 +22,7 @@ func (tx *Tx) CreateCustomer(ctx context.Context, c *kopilka.Customer) error {
 	}
 	_, err = tx.exec(ctx, createCustomerSQL, c.TenantID, c.ID, string(c.Kind), nullString(c.Phone), c.ExtraPhone,
 		c.Email, c.FirstName, c.LastName, c.MiddleName, c.BirthDate, c.Gender, boolInt(c.AdConsent),
-		nullMicros(c.AdConsentAt), c.AdConsentVia, c.Group, string(tags), c.PurchasesTotal, c.Debt, micros(tx.now))
+		nullMicros(c.AdConsentAt), c.AdConsentVia, c.Group, string(tags), c.PurchasesTotal, c.Debt, micros(tx.now), birthMD(c.BirthDate))
 	if err != nil {
 		return wrap("create customer", err)
 	}
@@ -79,18 +79,21 @@ func (tx *Tx) GetCustomer(ctx context.Context, tenantID, id string, lock bool) (
 	return c, err
 }
 
-const lockCustomerSQL = `SELECT kind, debt, purchases_total FROM customers WHERE tenant_id = $1 AND id = $2`
+const lockCustomerSQL = `SELECT kind, debt, purchases_total, grp, tags FROM customers WHERE tenant_id = $1 AND id = $2`
 
 // LockCustomer takes the row lock that serialises a customer's points.
 func (tx *Tx) LockCustomer(ctx context.Context, tenantID, id string) (*kopilka.Customer, error) {
 	c := &kopilka.Customer{ID: id, TenantID: tenantID}
-	var kind string
+	var kind, tags string
 	q := lockCustomerSQL + tx.db.d.forUpdate()
 	if tx.batched && q != lockCustomerSQL {
 		q += " NOWAIT"
 	}
-	if err := tx.row(ctx, q, tenantID, id).Scan(&kind, &c.Debt, &c.PurchasesTotal); err != nil {
+	if err := tx.row(ctx, q, tenantID, id).Scan(&kind, &c.Debt, &c.PurchasesTotal, &c.Group, &tags); err != nil {
 		return nil, wrap("lock customer", err)
+	}
+	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
+		return nil, wrap("customer tags", err)
 	}
 	c.Kind = kopilka.CustomerKind(kind)
 	return c, nil
@@ -134,7 +137,7 @@ func (tx *Tx) CustomerIDByCard(ctx context.Context, tenantID, number string) (st
 
 const updateCustomerSQL = `UPDATE customers SET phone = $3, extra_phone = $4, email = $5, first_name = $6,
  last_name = $7, middle_name = $8, birth_date = $9, gender = $10, ad_consent = $11, ad_consent_at = $12,
- ad_consent_via = $13, grp = $14, tags = $15, updated_at = $16
+ ad_consent_via = $13, grp = $14, tags = $15, updated_at = $16, birth_md = $17
 WHERE tenant_id = $1 AND id = $2`
 
 // UpdateCustomer writes the profile fields.
@@ -146,7 +149,7 @@ func (tx *Tx) UpdateCustomer(ctx context.Context, c *kopilka.Customer) error {
 	}
 	return wrap("update customer", affected(tx.exec(ctx, updateCustomerSQL, c.TenantID, c.ID, nullString(c.Phone),
 		c.ExtraPhone, c.Email, c.FirstName, c.LastName, c.MiddleName, c.BirthDate, c.Gender, boolInt(c.AdConsent),
-		nullMicros(c.AdConsentAt), c.AdConsentVia, c.Group, string(tags), micros(tx.now))))
+		nullMicros(c.AdConsentAt), c.AdConsentVia, c.Group, string(tags), micros(tx.now), birthMD(c.BirthDate))))
 }
 
 const setCustomerBalancesSQL = `UPDATE customers SET debt = $3, purchases_total = $4 WHERE tenant_id = $1 AND id = $2`
@@ -223,4 +226,12 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// birthMD is the "MM-DD" of a YYYY-MM-DD birth date, for the birthday run.
+func birthMD(d string) string {
+	if len(d) != 10 {
+		return ""
+	}
+	return d[5:]
 }
