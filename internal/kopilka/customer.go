@@ -2,6 +2,7 @@ package kopilka
 
 import (
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -120,6 +121,9 @@ func ValidateCustomer(c *Customer) error {
 		if err != nil || d.Year() < 1900 {
 			return Invalid("birth_date", "%q is not a date; use YYYY-MM-DD", c.BirthDate)
 		}
+		if d.After(time.Now().AddDate(0, 0, 1)) {
+			return Invalid("birth_date", "%q is in the future", c.BirthDate)
+		}
 	}
 	switch c.Gender {
 	case "", "male", "female":
@@ -129,6 +133,7 @@ func ValidateCustomer(c *Customer) error {
 	if len(c.Tags) > 50 {
 		return Invalid("tags", "at most 50 tags")
 	}
+	c.Tags = slices.Clone(c.Tags) // never trim the caller's slice in place
 	for i, t := range c.Tags {
 		t = strings.TrimSpace(t)
 		if t == "" || utf8.RuneCountInString(t) > 64 {

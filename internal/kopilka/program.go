@@ -124,7 +124,7 @@ func (p *Program) Validate() error {
 	if p.Timezone == "" {
 		p.Timezone = "Europe/Moscow"
 	}
-	if _, err := time.LoadLocation(p.Timezone); err != nil {
+	if _, err := time.LoadLocation(p.Timezone); err != nil || p.Timezone == "Local" {
 		return Invalid("timezone", "%q is not an IANA time zone such as Europe/Moscow", p.Timezone)
 	}
 	return p.Verification.validate()

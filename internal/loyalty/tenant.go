@@ -191,8 +191,10 @@ func (s *Service) CreateStore(ctx context.Context, tenantID string, in StoreInpu
 			return nil, kopilka.Invalid("hours", "at most 4 KiB")
 		}
 	}
-	err := s.db.Write(ctx, func(tx storage.Tx) error { return tx.CreateStore(ctx, st) })
-	return st, wrapf(err, "create store")
+	if err := s.db.Write(ctx, func(tx storage.Tx) error { return tx.CreateStore(ctx, st) }); err != nil {
+		return nil, wrapf(err, "create store")
+	}
+	return st, nil
 }
 
 func firstNonSpace(b []byte) byte {

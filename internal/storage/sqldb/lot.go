@@ -171,7 +171,7 @@ func (tx *Tx) Balance(ctx context.Context, tenantID, customerID string, now time
 	return b, rows.Err()
 }
 
-const dueCustomersSQL = `SELECT tenant_id, customer_id FROM lots WHERE state = 'inactive' AND activates_at <= $1
+const dueCustomersSQL = `SELECT tenant_id, customer_id FROM lots WHERE state = 'inactive' AND remaining > 0 AND activates_at <= $1
 UNION
 SELECT tenant_id, customer_id FROM lots WHERE state = 'active' AND remaining > 0 AND expires_at IS NOT NULL AND expires_at <= $1
 LIMIT $2`
