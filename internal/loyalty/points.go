@@ -37,6 +37,12 @@ func programTimes(p *kopilka.Program, now time.Time, delay bool) lotTimes {
 // credit writes op (complete) crediting amount from the system account
 // from, as a new lot. Points spendable at once repay an open debt first.
 func credit(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka.Operation, from ledger.Account, lt lotTimes) error {
+	_, err := creditLot(ctx, tx, c, op, from, lt)
+	return err
+}
+
+// creditLot is credit returning the lot it made.
+func creditLot(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka.Operation, from ledger.Account, lt lotTimes) (*kopilka.Lot, error) {
 	now := tx.Now()
 	active := !lt.activates.After(now)
 	to, state := ledger.Pending, kopilka.LotInactive
@@ -51,11 +57,11 @@ func credit(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka
 			lot.Remaining -= repay
 			c.Debt -= repay
 			if err := tx.SetCustomerBalances(ctx, c.TenantID, c.ID, c.Debt, c.PurchasesTotal); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	return tx.InsertCredit(ctx, op, ledger.Move(from, to, c.ID, op.Amount), lot)
+	return lot, tx.InsertCredit(ctx, op, ledger.Move(from, to, c.ID, op.Amount), lot)
 }
 
 // spendable returns the customer's active, unexpired lots.
@@ -85,6 +91,12 @@ func takeLots(ctx context.Context, tx storage.Tx, c *kopilka.Customer, amount in
 	if err != nil {
 		return nil, err
 	}
+	return takeFrom(ctx, tx, c, lots, sum, amount)
+}
+
+// takeFrom is takeLots over lots already read (spendable) in this
+// transaction, with sum their total.
+func takeFrom(ctx context.Context, tx storage.Tx, c *kopilka.Customer, lots []ledger.SpendableLot, sum, amount int64) ([]ledger.Take, error) {
 	available := sum - c.Debt
 	if available <= 0 || available < amount {
 		return nil, &kopilka.Error{Code: kopilka.CodeInsufficientPoints,

@@ -152,22 +152,42 @@ func (s *Service) Calculate(ctx context.Context, tenantID string, in PurchaseInp
 
 // customerFor resolves a customer reference; lock takes the row lock.
 func (s *Service) customerFor(ctx context.Context, tx storage.Tx, tenantID string, ref Ref, lock bool) (*kopilka.Customer, error) {
-	id, err := resolve(ctx, tx, tenantID, ref)
+	by, value, err := refKey(ref)
+	if err != nil {
+		return nil, err
+	}
+	c, err := tx.CustomerByRef(ctx, tenantID, by, value, lock)
 	if err == nil {
-		var c *kopilka.Customer
-		if lock {
-			c, err = tx.LockCustomer(ctx, tenantID, id)
-		} else {
-			c, err = tx.GetCustomer(ctx, tenantID, id, false)
-		}
-		if err == nil {
-			return c, nil
-		}
+		return c, nil
 	}
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, &kopilka.Error{Code: kopilka.CodeCustomerNotFound, Field: "customer", Message: "no customer with this id, card or phone", Err: err}
 	}
 	return nil, err
+}
+
+// refKey checks a reference names exactly one of id, card or phone and
+// returns which and its value (phones normalised to E.164).
+func refKey(ref Ref) (by, value string, err error) {
+	n := 0
+	for _, v := range []string{ref.ID, ref.Card, ref.Phone} {
+		if v != "" {
+			n++
+		}
+	}
+	switch {
+	case n != 1:
+		return "", "", kopilka.Invalid("customer", "identify the customer by exactly one of id, card or phone")
+	case ref.ID != "":
+		return "id", ref.ID, nil
+	case ref.Card != "":
+		return "card", ref.Card, nil
+	}
+	p, ok := kopilka.NormalizePhone(ref.Phone)
+	if !ok {
+		return "", "", kopilka.Invalid("customer.phone", "%q is not a phone number", ref.Phone)
+	}
+	return "phone", p, nil
 }
 
 // checkStore checks the store exists and that a store-bound key acts for
@@ -207,6 +227,8 @@ func (s *Service) CreatePurchase(ctx context.Context, tenantID string, in Purcha
 	ref := "id:" + in.Customer.ID + "card:" + in.Customer.Card + "phone:" + in.Customer.Phone
 	ctx = s.routed(ctx, tenantID, ref)
 	v, err := s.write(ctx, tenantID, idem, func(tx storage.Tx) (any, error) {
+		// A retry must get the first purchase even when the points it
+		// reserved now make the same request fail: look first.
 		if p, err := samePurchase(ctx, tx, tenantID, in.ExternalID, hash); p != nil || err != nil {
 			return p, err
 		}
@@ -263,7 +285,7 @@ func (s *Service) createPurchase(ctx context.Context, tx storage.Tx, tenantID st
 	if err != nil {
 		return nil, err
 	}
-	sum, err := tx.SpendableSum(ctx, tenantID, c.ID, tx.Now())
+	lots, sum, err := spendable(ctx, tx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -272,32 +294,65 @@ func (s *Service) createPurchase(ctx context.Context, tx storage.Tx, tenantID st
 		return nil, err
 	}
 	p.ID, p.Status, p.RequestHash = kopilka.NewID("pur"), kopilka.PurchasePending, hash
+	if in.Confirm {
+		// A retail sale: create and confirm at once, with no pending phase.
+		p.Status = kopilka.PurchaseComplete
+	}
+	status := kopilka.StatusPending
+	if in.Confirm {
+		status = kopilka.StatusComplete
+	}
 	receipt := in.ExternalID
 	if p.Redeem > 0 {
 		op := &kopilka.Operation{ID: kopilka.NewID("op"), TenantID: tenantID, CustomerID: c.ID, Type: kopilka.OpRedemption,
-			Status: kopilka.StatusPending, Amount: -p.Redeem, PurchaseID: p.ID, Message: "redeemed for receipt " + receipt}
-		if err := hold(ctx, tx, c, op); err != nil {
+			Status: status, Amount: -p.Redeem, PurchaseID: p.ID, Message: "redeemed for receipt " + receipt}
+		takes, err := takeFrom(ctx, tx, c, lots, sum, p.Redeem)
+		if err != nil {
 			return nil, err
+		}
+		to := ledger.Held
+		if in.Confirm {
+			to = ledger.Redeemed
+		}
+		if err := tx.InsertOperation(ctx, op, ledger.Move(ledger.Available, to, c.ID, p.Redeem)); err != nil {
+			return nil, err
+		}
+		for _, t := range takes {
+			if in.Confirm {
+				break
+			}
+			h := &storage.Hold{OperationID: op.ID, LotID: t.LotID, CustomerID: c.ID, Amount: t.Amount, State: storage.HoldHeld}
+			if err := tx.InsertHold(ctx, tenantID, h); err != nil {
+				return nil, err
+			}
 		}
 		p.RedeemOpID = op.ID
 	}
 	if p.Accrue > 0 {
 		op := &kopilka.Operation{ID: kopilka.NewID("op"), TenantID: tenantID, CustomerID: c.ID, Type: kopilka.OpAccrual,
-			Status: kopilka.StatusPending, Amount: p.Accrue, PurchaseID: p.ID, Message: "points for receipt " + receipt}
-		lot := &kopilka.Lot{ID: kopilka.NewID("lot"), TenantID: tenantID, CustomerID: c.ID, OperationID: op.ID,
-			Amount: p.Accrue, Remaining: p.Accrue, State: kopilka.LotPending, ActivatesAt: tx.Now()}
-		if err := tx.InsertCredit(ctx, op, ledger.Move(ledger.Issued, ledger.Pending, c.ID, p.Accrue), lot); err != nil {
-			return nil, err
+			Status: status, Amount: p.Accrue, PurchaseID: p.ID, Message: "points for receipt " + receipt}
+		var lot *kopilka.Lot
+		if in.Confirm {
+			if lot, err = creditLot(ctx, tx, c, op, ledger.Issued, programTimes(prog, tx.Now(), true)); err != nil {
+				return nil, err
+			}
+		} else {
+			lot = &kopilka.Lot{ID: kopilka.NewID("lot"), TenantID: tenantID, CustomerID: c.ID, OperationID: op.ID,
+				Amount: p.Accrue, Remaining: p.Accrue, State: kopilka.LotPending, ActivatesAt: tx.Now()}
+			if err := tx.InsertCredit(ctx, op, ledger.Move(ledger.Issued, ledger.Pending, c.ID, p.Accrue), lot); err != nil {
+				return nil, err
+			}
 		}
 		p.AccrueOpID, p.AccrueLotID = op.ID, lot.ID
 	}
-	if err := tx.CreatePurchase(ctx, p); err != nil {
-		return nil, err
-	}
 	if in.Confirm {
-		if err := confirm(ctx, tx, prog, c, p); err != nil {
+		c.PurchasesTotal += p.Total
+		if err := tx.SetCustomerBalances(ctx, c.TenantID, c.ID, c.Debt, c.PurchasesTotal); err != nil {
 			return nil, err
 		}
+	}
+	if err := tx.CreatePurchase(ctx, p); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

@@ -138,7 +138,7 @@ func instrument(route string, m *Metrics, log *slog.Logger, next http.Handler) h
 
 // Serve runs an http.Server on ln until ctx ends, then shuts it down
 // gracefully: it stops accepting, lets in-flight requests finish (up to
-// grace) and returns.
+// grace), cuts the connections still busy after that, and returns.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, grace time.Duration, log *slog.Logger) error {
 	srv := &http.Server{
 		Handler:           h,
@@ -160,6 +160,12 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, grace time.Dura
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
 	err := srv.Shutdown(sctx)
+	if err != nil {
+		// A request still running after the grace (a client stalled in
+		// the middle of its body, say) must not hold the exit.
+		log.Warn("requests still running after the grace; closing their connections", "grace", grace.String())
+		err = errors.Join(fmt.Errorf("graceful stop: %w", err), srv.Close())
+	}
 	<-errc
 	return err
 }

@@ -82,6 +82,10 @@ type Tx interface {
 	// LockCustomer takes the customer's row lock and loads only what the
 	// ledger needs (kind, debt, purchase sum): no cards.
 	LockCustomer(ctx context.Context, tenantID, id string) (*kopilka.Customer, error)
+	// CustomerByRef finds a customer by "id", "card" or "phone" (E.164) in
+	// one query and loads what the ledger needs (as LockCustomer); lock
+	// takes the row lock too.
+	CustomerByRef(ctx context.Context, tenantID, by, value string, lock bool) (*kopilka.Customer, error)
 	CustomerIDByPhone(ctx context.Context, tenantID, phone string) (string, error)
 	CustomerIDByCard(ctx context.Context, tenantID, number string) (string, error)
 	// UpdateCustomer writes the profile fields; ErrConflict on a taken phone.

@@ -1,6 +1,7 @@
 package sqldb
 
 import (
+	"fmt"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -79,23 +80,44 @@ func (tx *Tx) GetCustomer(ctx context.Context, tenantID, id string, lock bool) (
 	return c, err
 }
 
-const lockCustomerSQL = `SELECT kind, debt, purchases_total, grp, tags FROM customers WHERE tenant_id = $1 AND id = $2`
+const lockCustomerSQL = `SELECT c.id, c.kind, c.debt, c.purchases_total, c.grp, c.tags FROM customers c
+WHERE c.tenant_id = $1 AND c.id = $2`
+
+var customerByRefSQL = map[string]string{
+	"id": lockCustomerSQL,
+	"phone": `SELECT c.id, c.kind, c.debt, c.purchases_total, c.grp, c.tags FROM customers c
+WHERE c.tenant_id = $1 AND c.phone = $2`,
+	"card": `SELECT c.id, c.kind, c.debt, c.purchases_total, c.grp, c.tags FROM cards k
+JOIN customers c ON c.tenant_id = k.tenant_id AND c.id = k.customer_id
+WHERE k.tenant_id = $1 AND k.number = $2`,
+}
 
 // LockCustomer takes the row lock that serialises a customer's points.
 func (tx *Tx) LockCustomer(ctx context.Context, tenantID, id string) (*kopilka.Customer, error) {
-	c := &kopilka.Customer{ID: id, TenantID: tenantID}
+	return tx.CustomerByRef(ctx, tenantID, "id", id, true)
+}
+
+// CustomerByRef finds a customer by id, card or phone in one query.
+func (tx *Tx) CustomerByRef(ctx context.Context, tenantID, by, value string, lock bool) (*kopilka.Customer, error) {
+	q, ok := customerByRefSQL[by]
+	if !ok {
+		return nil, fmt.Errorf("customer by %q: unknown reference", by)
+	}
+	if lock && tx.db.d.name() == "postgres" {
+		q += " FOR UPDATE OF c"
+		if tx.batched {
+			q += " NOWAIT"
+		}
+	}
+	c := &kopilka.Customer{TenantID: tenantID}
 	var kind, tags string
-	q := lockCustomerSQL + tx.db.d.forUpdate()
-	if tx.batched && q != lockCustomerSQL {
-		q += " NOWAIT"
+	if err := tx.row(ctx, q, tenantID, value).Scan(&c.ID, &kind, &c.Debt, &c.PurchasesTotal, &c.Group, &tags); err != nil {
+		return nil, wrap("customer by "+by, err)
 	}
-	if err := tx.row(ctx, q, tenantID, id).Scan(&kind, &c.Debt, &c.PurchasesTotal, &c.Group, &tags); err != nil {
-		return nil, wrap("lock customer", err)
-	}
+	c.Kind = kopilka.CustomerKind(kind)
 	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
 		return nil, wrap("customer tags", err)
 	}
-	c.Kind = kopilka.CustomerKind(kind)
 	return c, nil
 }
 

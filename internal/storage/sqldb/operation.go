@@ -36,7 +36,9 @@ func (tx *Tx) insertOperation(ctx context.Context, op *kopilka.Operation, ps []l
 	op.CreatedAt, op.UpdatedAt = tx.now, tx.now
 	args := []any{op.TenantID, op.ID, op.CustomerID, string(op.Type), string(op.Status), op.Amount, op.PurchaseID,
 		nullString(op.ExternalID), op.Message, op.RequestHash, micros(tx.now)}
-	if tx.db.d.name() != "postgres" {
+	// Without postings the single PostgreSQL statement would end in an
+	// empty VALUES list: take the inserts one by one there too.
+	if tx.db.d.name() != "postgres" || len(ps) == 0 {
 		if _, err := tx.exec(ctx, insertOperationSQL, args...); err != nil {
 			return wrap("insert operation", err)
 		}
