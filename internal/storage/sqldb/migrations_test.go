@@ -1,0 +1,190 @@
+package sqldb_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kopilka/kopilka/internal/kopilka"
+	"github.com/kopilka/kopilka/internal/storage"
+	"github.com/kopilka/kopilka/internal/storage/sqldb"
+	"github.com/kopilka/kopilka/internal/storage/storagetest"
+)
+
+var migrationName = regexp.MustCompile(`^(\d{4})_[a-z0-9_]+\.sql$`)
+
+// checkMigrationPairs reports an error unless both dialects hold the same
+// migration file names, each named NNNN_name.sql and numbered 1, 2, 3 …
+func checkMigrationPairs(sqliteNames, postgresNames []string) error {
+	var problems []string
+	for dialect, names := range map[string][]string{"sqlite": sqliteNames, "postgres": postgresNames} {
+		if len(names) == 0 {
+			problems = append(problems, dialect+" has no migrations")
+		}
+		for i, n := range names {
+			m := migrationName.FindStringSubmatch(n)
+			if m == nil {
+				problems = append(problems, fmt.Sprintf("%s/%s is not named NNNN_name.sql", dialect, n))
+				continue
+			}
+			if v, _ := strconv.Atoi(m[1]); v != i+1 {
+				problems = append(problems, fmt.Sprintf("%s/%s is number %d in order, want %04d", dialect, n, i+1, v))
+			}
+		}
+	}
+	for _, n := range sqliteNames {
+		if !slices.Contains(postgresNames, n) {
+			problems = append(problems, "sqlite/"+n+" has no postgres pair")
+		}
+	}
+	for _, n := range postgresNames {
+		if !slices.Contains(sqliteNames, n) {
+			problems = append(problems, "postgres/"+n+" has no sqlite pair")
+		}
+	}
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		return fmt.Errorf("migrations: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func migrationFiles(t *testing.T, dialect string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join("migrations", dialect))
+	if err != nil {
+		t.Fatalf("read migrations: %v", err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+		b, err := os.ReadFile(filepath.Join("migrations", dialect, e.Name()))
+		if err != nil {
+			t.Fatalf("read %s: %v", e.Name(), err)
+		}
+		if !strings.HasPrefix(string(b), "-- +goose Up") {
+			t.Errorf("%s/%s does not start with -- +goose Up", dialect, e.Name())
+		}
+	}
+	return names // os.ReadDir sorts by name
+}
+
+// TestMigrationPairs checks STYLE rule 10: migrations/sqlite and
+// migrations/postgres hold the same numbered files.
+func TestMigrationPairs(t *testing.T) {
+	t.Parallel()
+	if err := checkMigrationPairs(migrationFiles(t, "sqlite"), migrationFiles(t, "postgres")); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestCheckMigrationPairsRefuses is the checker's negative control.
+func TestCheckMigrationPairsRefuses(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name             string
+		sqlite, postgres []string
+	}{
+		{"MissingPair", []string{"0001_core.sql", "0002_cards.sql"}, []string{"0001_core.sql"}},
+		{"RenamedPair", []string{"0001_core.sql", "0002_cards.sql"}, []string{"0001_core.sql", "0002_card.sql"}},
+		{"Gap", []string{"0001_core.sql", "0003_cards.sql"}, []string{"0001_core.sql", "0003_cards.sql"}},
+		{"BadName", []string{"0001_core.sql", "2_cards.sql"}, []string{"0001_core.sql", "2_cards.sql"}},
+		{"Empty", nil, nil},
+	} {
+		if err := checkMigrationPairs(tc.sqlite, tc.postgres); err == nil {
+			t.Errorf("checkMigrationPairs(%s: %v, %v) = nil, want an error", tc.name, tc.sqlite, tc.postgres)
+		}
+	}
+	if err := checkMigrationPairs([]string{"0001_core.sql", "0002_cards.sql"}, []string{"0001_core.sql", "0002_cards.sql"}); err != nil {
+		t.Errorf("checkMigrationPairs(good pairs) = %v, want nil", err)
+	}
+}
+
+// schema lists a database's "table.column" names and index names, without
+// the migration tool's own table and the indexes a primary key makes.
+func schema(t *testing.T, db *sqldb.DB) []string {
+	t.Helper()
+	q := map[string]string{
+		"sqlite": `SELECT m.name || '.' || p.name FROM sqlite_master m, pragma_table_info(m.name) p
+WHERE m.type = 'table' AND m.name NOT IN ('goose_db_version', 'sqlite_sequence')
+UNION ALL SELECT 'index ' || name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL`,
+		"postgres": `SELECT table_name || '.' || column_name FROM information_schema.columns
+WHERE table_schema = current_schema() AND table_name <> 'goose_db_version'
+UNION ALL SELECT 'index ' || indexname FROM pg_indexes
+WHERE schemaname = current_schema() AND indexname NOT LIKE '%_pkey' AND tablename <> 'goose_db_version'`,
+	}[db.Dialect()]
+	rows, err := sqldb.Writer(db).QueryContext(t.Context(), q)
+	if err != nil {
+		t.Fatalf("%s schema: %v", db.Dialect(), err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatalf("scan: %v", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("rows: %v", err)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestMigrationsSameSchema: after all migrations both dialects have the
+// same tables, columns and indexes.
+func TestMigrationsSameSchema(t *testing.T) {
+	t.Parallel()
+	pg := schema(t, storagetest.Open(t, "postgres", sqldb.Options{}))
+	lite := schema(t, storagetest.Open(t, "sqlite", sqldb.Options{}))
+	if len(lite) < 10 {
+		t.Fatalf("sqlite schema = %v, want the core tables", lite)
+	}
+	if d := cmp.Diff(pg, lite); d != "" {
+		t.Errorf("schemas differ (-postgres +sqlite):\n%s", d)
+	}
+}
+
+// TestMigrationsReopen: opening a migrated database again applies nothing
+// new and keeps its rows.
+func TestMigrationsReopen(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storagetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			u := storagetest.URL(t, dialect)
+			id := kopilka.NewID("ten")
+			for i := range 2 {
+				db, err := sqldb.Open(ctx, u, sqldb.Options{})
+				if err != nil {
+					t.Fatalf("Open #%d: %v", i+1, err)
+				}
+				if i == 0 {
+					err = db.Write(ctx, func(tx storage.Tx) error { return tx.CreateTenant(ctx, &kopilka.Tenant{ID: id, Name: "t"}) })
+				} else {
+					err = db.Read(ctx, func(tx storage.Tx) error { _, err := tx.GetTenant(ctx, id); return err })
+				}
+				if err != nil {
+					t.Errorf("Open #%d: tenant: %v", i+1, err)
+				}
+				var versions int
+				if err := sqldb.Writer(db).QueryRowContext(ctx, "SELECT COUNT(*) FROM goose_db_version WHERE version_id > 0").Scan(&versions); err != nil {
+					t.Errorf("count versions: %v", err)
+				} else if want := len(migrationFiles(t, dialect)); versions != want {
+					t.Errorf("Open #%d: %d migrations recorded, want %d", i+1, versions, want)
+				}
+				db.Close()
+			}
+		})
+	}
+}
