@@ -42,6 +42,7 @@ func (h *Handler) Register(mux *http.ServeMux, wrap func(route string, next http
 		route := rt.Method + " " + rt.Pattern
 		mux.Handle(route, wrap(route, h.adapt(rt)))
 	}
+	h.registerDocs(mux, wrap)
 	mux.Handle("/v1/", wrap("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, r, kopilka.Errorf(kopilka.CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})))

@@ -38,9 +38,12 @@ type Customer struct {
 	Tags           []string
 	PurchasesTotal Amount // accumulated confirmed purchase sum, hundredths
 	Debt           Amount // points owed after refunds revoked spent points
-	Cards          []Card
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// Spendable is Σ remaining of the active, unexpired lots (before debt),
+	// filled by the ledger's customer lookups only.
+	Spendable Amount
+	Cards     []Card
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Card is a loyalty card bound to a customer.

@@ -72,6 +72,7 @@ type Balance struct {
 	Available      Amount // spendable now; negative while a refund debt is open
 	Pending        Amount // accrued but not yet confirmed or not yet active
 	Reserved       Amount // held by pending redemptions
+	Debt           Amount // owed after refunds revoked spent points
 	Expiring       []Expiring
 	PurchasesTotal Amount
 	Tier           string

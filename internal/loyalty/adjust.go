@@ -103,21 +103,15 @@ func sameExternal(ctx context.Context, tx storage.Tx, tenantID string, typ kopil
 func (s *Service) Balance(ctx context.Context, tenantID, customerID string) (*kopilka.Balance, error) {
 	var b *kopilka.Balance
 	err := s.db.Read(ctx, func(tx storage.Tx) error {
-		c, err := tx.GetCustomer(ctx, tenantID, customerID, false)
+		p, err := s.program(ctx, tx, tenantID)
 		if err != nil {
 			return err
 		}
-		p, err := tx.GetProgram(ctx, tenantID)
-		if err != nil {
+		if b, err = tx.Balance(ctx, tenantID, customerID, tx.Now()); err != nil {
 			return err
 		}
-		b, err = tx.Balance(ctx, tenantID, customerID, tx.Now())
-		if err != nil {
-			return err
-		}
-		b.Available -= c.Debt
-		b.PurchasesTotal = c.PurchasesTotal
-		b.Tier = p.TierFor(c.PurchasesTotal).Name
+		b.Available -= b.Debt
+		b.Tier = p.TierFor(b.PurchasesTotal).Name
 		return nil
 	})
 	return b, notFound(err, kopilka.CodeNotFound, "customer")

@@ -140,11 +140,7 @@ func (s *Service) Calculate(ctx context.Context, tenantID string, in PurchaseInp
 		if err != nil {
 			return err
 		}
-		sum, err := tx.SpendableSum(ctx, tenantID, c.ID, tx.Now())
-		if err != nil {
-			return err
-		}
-		out, err = price(p, rules, tx.Now(), c, sum-c.Debt, &in)
+		out, err = price(p, rules, tx.Now(), c, c.Spendable-c.Debt, &in)
 		return err
 	})
 	return out, err
@@ -285,11 +281,7 @@ func (s *Service) createPurchase(ctx context.Context, tx storage.Tx, tenantID st
 	if err != nil {
 		return nil, err
 	}
-	lots, sum, err := spendable(ctx, tx, c)
-	if err != nil {
-		return nil, err
-	}
-	p, err := price(prog, rules, tx.Now(), c, sum-c.Debt, in)
+	p, err := price(prog, rules, tx.Now(), c, c.Spendable-c.Debt, in)
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +298,7 @@ func (s *Service) createPurchase(ctx context.Context, tx storage.Tx, tenantID st
 	if p.Redeem > 0 {
 		op := &kopilka.Operation{ID: kopilka.NewID("op"), TenantID: tenantID, CustomerID: c.ID, Type: kopilka.OpRedemption,
 			Status: status, Amount: -p.Redeem, PurchaseID: p.ID, Message: "redeemed for receipt " + receipt}
-		takes, err := takeFrom(ctx, tx, c, lots, sum, p.Redeem)
+		takes, err := takeLots(ctx, tx, c, p.Redeem)
 		if err != nil {
 			return nil, err
 		}

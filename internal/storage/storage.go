@@ -83,8 +83,8 @@ type Tx interface {
 	// ledger needs (kind, debt, purchase sum): no cards.
 	LockCustomer(ctx context.Context, tenantID, id string) (*kopilka.Customer, error)
 	// CustomerByRef finds a customer by "id", "card" or "phone" (E.164) in
-	// one query and loads what the ledger needs (as LockCustomer); lock
-	// takes the row lock too.
+	// one query and loads what the ledger needs (kind, debt, purchase sum,
+	// group, tags and the spendable sum at Now); lock takes the row lock.
 	CustomerByRef(ctx context.Context, tenantID, by, value string, lock bool) (*kopilka.Customer, error)
 	CustomerIDByPhone(ctx context.Context, tenantID, phone string) (string, error)
 	CustomerIDByCard(ctx context.Context, tenantID, number string) (string, error)

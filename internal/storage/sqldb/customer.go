@@ -80,14 +80,16 @@ func (tx *Tx) GetCustomer(ctx context.Context, tenantID, id string, lock bool) (
 	return c, err
 }
 
-const lockCustomerSQL = `SELECT c.id, c.kind, c.debt, c.purchases_total, c.grp, c.tags FROM customers c
-WHERE c.tenant_id = $1 AND c.id = $2`
+// customerRefColumns are what the ledger needs of a customer, with the
+// spendable sum of its lots at $3 (now) computed in the same statement.
+const customerRefColumns = `c.id, c.kind, c.debt, c.purchases_total, c.grp, c.tags,
+ (SELECT COALESCE(SUM(l.remaining), 0) FROM lots l WHERE l.tenant_id = c.tenant_id AND l.customer_id = c.id
+  AND l.remaining > 0 AND l.state = 'active' AND (l.expires_at IS NULL OR l.expires_at > $3))`
 
 var customerByRefSQL = map[string]string{
-	"id": lockCustomerSQL,
-	"phone": `SELECT c.id, c.kind, c.debt, c.purchases_total, c.grp, c.tags FROM customers c
-WHERE c.tenant_id = $1 AND c.phone = $2`,
-	"card": `SELECT c.id, c.kind, c.debt, c.purchases_total, c.grp, c.tags FROM cards k
+	"id": `SELECT ` + customerRefColumns + ` FROM customers c WHERE c.tenant_id = $1 AND c.id = $2`,
+	"phone": `SELECT ` + customerRefColumns + ` FROM customers c WHERE c.tenant_id = $1 AND c.phone = $2`,
+	"card": `SELECT ` + customerRefColumns + ` FROM cards k
 JOIN customers c ON c.tenant_id = k.tenant_id AND c.id = k.customer_id
 WHERE k.tenant_id = $1 AND k.number = $2`,
 }
@@ -111,7 +113,7 @@ func (tx *Tx) CustomerByRef(ctx context.Context, tenantID, by, value string, loc
 	}
 	c := &kopilka.Customer{TenantID: tenantID}
 	var kind, tags string
-	if err := tx.row(ctx, q, tenantID, value).Scan(&c.ID, &kind, &c.Debt, &c.PurchasesTotal, &c.Group, &tags); err != nil {
+	if err := tx.row(ctx, q, tenantID, value, micros(tx.now)).Scan(&c.ID, &kind, &c.Debt, &c.PurchasesTotal, &c.Group, &tags, &c.Spendable); err != nil {
 		return nil, wrap("customer by "+by, err)
 	}
 	c.Kind = kopilka.CustomerKind(kind)

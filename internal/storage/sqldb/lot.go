@@ -135,26 +135,27 @@ func (tx *Tx) SetHoldsState(ctx context.Context, tenantID, operationID, from, to
 	return wrap("hold state", err)
 }
 
-const balanceSQL = `SELECT
- COALESCE(SUM(CASE WHEN state = 'active' AND (expires_at IS NULL OR expires_at > $3) THEN remaining ELSE 0 END), 0),
- COALESCE(SUM(CASE WHEN state IN ('pending', 'inactive') THEN remaining ELSE 0 END), 0)
-FROM lots WHERE tenant_id = $1 AND customer_id = $2 AND remaining > 0`
+// balanceSQL reads a customer's whole position in one statement, so the
+// figures agree with each other even while writes commit.
+const balanceSQL = `SELECT c.debt, c.purchases_total,
+ (SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE tenant_id = c.tenant_id AND customer_id = c.id AND remaining > 0
+   AND state = 'active' AND (expires_at IS NULL OR expires_at > $3)),
+ (SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE tenant_id = c.tenant_id AND customer_id = c.id AND remaining > 0
+   AND state IN ('pending', 'inactive')),
+ (SELECT COALESCE(SUM(amount), 0) FROM holds WHERE tenant_id = c.tenant_id AND customer_id = c.id AND state = 'held')
+FROM customers c WHERE c.tenant_id = $1 AND c.id = $2`
 
 const expiringSQL = `SELECT expires_at, SUM(remaining) FROM lots
 WHERE tenant_id = $1 AND customer_id = $2 AND remaining > 0 AND state = 'active' AND expires_at > $3
 GROUP BY expires_at ORDER BY expires_at LIMIT 20`
 
-const heldSQL = `SELECT COALESCE(SUM(amount), 0) FROM holds WHERE tenant_id = $1 AND customer_id = $2 AND state = 'held'`
-
-// Balance sums a customer's lots and holds at now. Debt, purchase sum and
-// tier come from the customer row and are the caller's to add.
+// Balance sums a customer's lots and holds at now, with the debt and the
+// purchase sum, in one statement; ErrNotFound for no such customer.
+// Available is the lots' sum before the debt; the tier is the caller's.
 func (tx *Tx) Balance(ctx context.Context, tenantID, customerID string, now time.Time) (*kopilka.Balance, error) {
 	b := &kopilka.Balance{Expiring: []kopilka.Expiring{}}
-	if err := tx.row(ctx, balanceSQL, tenantID, customerID, micros(now)).Scan(&b.Available, &b.Pending); err != nil {
+	if err := tx.row(ctx, balanceSQL, tenantID, customerID, micros(now)).Scan(&b.Debt, &b.PurchasesTotal, &b.Available, &b.Pending, &b.Reserved); err != nil {
 		return nil, wrap("balance", err)
-	}
-	if err := tx.row(ctx, heldSQL, tenantID, customerID).Scan(&b.Reserved); err != nil {
-		return nil, wrap("held", err)
 	}
 	rows, err := tx.query(ctx, expiringSQL, tenantID, customerID, micros(now))
 	if err != nil {

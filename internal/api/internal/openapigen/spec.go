@@ -1,0 +1,304 @@
+package openapigen
+
+import (
+	"strings"
+
+	"github.com/kopilka/kopilka/internal/kopilka"
+)
+
+const infoDescription = `Kopilka is a loyalty-points processing centre: customers and their cards, a points programme with tiers, purchases that redeem and earn points, refunds, manual adjustments and balances.
+
+Money and points are integers in hundredths: 12345 is 123.45 RUB or 123.45 points. Quantities are JSON numbers with up to 3 decimals (0.5 kg); percentages are JSON numbers with up to 4 decimals (2.5). All receipt arithmetic is exact — no binary floating point — and follows one allocation rule: to spread an integer X over lines in proportion to weights, each line gets floor(X·w/Σw), and the remainder goes one hundredth at a time to the lines with the largest fractional parts (ties: the earlier line).
+
+Times are RFC 3339 in UTC. Bodies are UTF-8 JSON of at most 1 MiB; unknown fields, trailing data and wrong types are refused with 400 invalid_request naming the field. Answers may gain fields over time: clients must ignore fields they do not know.
+
+Authentication: Authorization: Bearer <api key>. A key belongs to one tenant and carries scopes: admin (everything) or pos (the till's work: customers, balances, purchases, refunds). Each operation names the scope it needs (x-scope). A key may be bound to one store; it then acts for that store only and gets 403 forbidden elsewhere. GET /healthz, GET /v1/openapi.json and GET /docs need no key.
+
+Errors are RFC 9457 application/problem+json documents with a stable code (see the Problem schema). A 5xx is a bug or an outage, never a business refusal.
+
+Idempotency: enrolling a customer, adjusting points, and registering, confirming, cancelling and refunding a purchase accept an Idempotency-Key header (creating API keys, stores, promotions and offers does not: a retry makes another). A retry with the same key on the same path with byte-for-byte the same body returns the first answer again, marked Idempotent-Replayed: true; the same key with another body or path is 409 conflict. Business refusals (insufficient_points, redeem_limit_exceeded, not_eligible) are stored and replayed too; malformed requests (400) are not stored, so the corrected request may reuse the key. Keys are kept 72 hours. Purchases, refunds and adjustments are also unique by their external_id within the tenant.
+
+Every answer carries an X-Request-Id header: the client's own when it sent one of at most 64 characters, a new one otherwise.`
+
+const maxAmount = kopilka.MaxAmount
+
+func tags() []object {
+	return []object{
+		{{"name", "Programme"}, {"description", "The points programme: tiers, accrual and redemption rules, expiry, bonuses."}},
+		{{"name", "API keys"}, {"description", "Keys for integrations and tills."}},
+		{{"name", "Stores"}, {"description", "Points of sale."}},
+		{{"name", "Customers"}, {"description", "Card holders, their profiles, balances and points history."}},
+		{{"name", "Promotions"}, {"description", "Time-bound accrual rules for goods and stores."}},
+		{{"name", "Offers"}, {"description", "Personal accrual offers for customer tags and groups."}},
+		{{"name", "Purchases"}, {"description", "Receipts: calculate, register, confirm, cancel, refund."}},
+		{{"name", "Service"}, {"description", "Health and documentation; no key needed."}},
+	}
+}
+
+func parameters() object {
+	id := func(what, prefix string) object {
+		return object{{"name", "id"}, {"in", "path"}, {"required", true},
+			{"description", "The " + what + "'s id (" + prefix + "_…)."}, {"schema", &Schema{Type: "string"}}}
+	}
+	return object{
+		{"CustomerID", id("customer", "cus")},
+		{"StoreID", id("store", "sto")},
+		{"PurchaseID", id("purchase", "pur")},
+		{"PromotionID", id("promotion", "prm")},
+		{"OfferID", id("offer", "ofr")},
+		{"APIKeyID", id("API key", "key")},
+		{"IdempotencyKey", object{{"name", "Idempotency-Key"}, {"in", "header"}, {"required", false},
+			{"description", "Makes the request safe to retry: the same key with the same body on the same path returns the first answer (Idempotent-Replayed: true), including a business refusal; another body is 409 conflict. Kept 72 hours. 1 to 255 printable ASCII characters without spaces; a UUID is a good choice."},
+			{"schema", &Schema{Type: "string", MinLength: ptr(1), MaxLength: ptr(255), Pattern: "^[!-~]+$"}}}},
+		{"Limit", object{{"name", "limit"}, {"in", "query"}, {"required", false},
+			{"description", "Page size."}, {"schema", &Schema{Type: "integer", Minimum: 1, Maximum: 200, Default: 50}}}},
+	}
+}
+
+func pathRef(name string) paramRef { return paramRef{name, "path", "id"} }
+
+func limitRef() paramRef { return paramRef{"Limit", "query", "limit"} }
+
+func headers() object {
+	return object{
+		{"IdempotentReplayed", object{{"description", "\"true\" when the answer is the stored answer to an earlier request with the same Idempotency-Key."},
+			{"schema", &Schema{Type: "string", Enum: []any{"true"}}}}},
+	}
+}
+
+func sharedResponses() object {
+	prob := object{{"application/problem+json", object{{"schema", ref("Problem")}}}}
+	return object{
+		{"Unauthorized", object{{"description", "unauthorized: the key is missing, malformed, unknown or revoked."},
+			{"headers", object{{"WWW-Authenticate", object{{"description", "Bearer realm=\"kopilka\""}, {"schema", &Schema{Type: "string"}}}}}},
+			{"content", prob}}},
+		{"AdminOnly", object{{"description", "forbidden: the key lacks the admin scope."}, {"content", prob}}},
+		{"TooLarge", object{{"description", "payload_too_large: the body is larger than 1 MiB."}, {"content", prob}}},
+		{"Unavailable", object{{"description", "unavailable: the database is busy; retry, with the same Idempotency-Key."},
+			{"headers", object{{"Retry-After", object{{"description", "Seconds to wait before retrying."}, {"schema", &Schema{Type: "integer"}}}}}},
+			{"content", prob}}},
+		{"Internal", object{{"description", "internal: a bug; the detail is logged, not shown."}, {"content", prob}}},
+	}
+}
+
+func storeBound() resp { return problem("403", "forbidden: the key is bound to another store.") }
+
+func invalid() resp {
+	return problem("400", "invalid_request: the body or a parameter is malformed; field names it.")
+}
+
+func operations() []op {
+	ops := []op{
+		{Method: "GET", Path: "/v1/program", ID: "getProgram", Tag: "Programme", Scope: "pos",
+			Summary:   "Read the points programme",
+			Desc:      "The tenant's programme: currency, tiers, what accrual is computed on, exclusions, activation delay, expiry, bonuses and verification. A tenant that has not set one has the default: one tier, Base, earning 0%.",
+			Responses: []resp{ok("200", "The programme.", "Program")}},
+		{Method: "PUT", Path: "/v1/program", ID: "putProgram", Tag: "Programme", Scope: "admin",
+			Summary: "Replace the points programme",
+			Desc:    "Replaces the whole programme; omitted fields take their defaults (currency RUB, accrue_on paid, verification off with wait_seconds 45, zero numbers, empty lists). Tiers start at threshold 0 and rise strictly. The next receipt uses it. Answers the programme as stored.",
+			Body:    &body{"ProgramInput", true, "The new programme."},
+			Responses: []resp{ok("200", "The programme as stored, defaults filled in.", "Program"), invalid(),
+				shared("403", "AdminOnly"), shared("413", "TooLarge")}},
+
+		{Method: "POST", Path: "/v1/api-keys", ID: "createAPIKey", Tag: "API keys", Scope: "admin",
+			Summary: "Create an API key",
+			Desc:    "Creates a key with the scopes given, optionally bound to one store. The answer holds the plain key in key: the only time it is shown, as only its SHA-256 digest is stored. Not idempotent: a retry makes another key.",
+			Body:    &body{"APIKeyInput", true, "The key to make."},
+			Responses: []resp{ok("201", "The key, with the plain key.", "NewAPIKey"),
+				problem("400", "invalid_request: a malformed body, an unknown scope or store."),
+				shared("403", "AdminOnly"), shared("413", "TooLarge")}},
+		{Method: "GET", Path: "/v1/api-keys", ID: "listAPIKeys", Tag: "API keys", Scope: "admin",
+			Summary:   "List API keys",
+			Desc:      "Every key of the tenant, revoked ones included (revoked_at set). Plain keys are never shown again.",
+			Responses: []resp{ok("200", "The keys.", "APIKeyList"), shared("403", "AdminOnly")}},
+		{Method: "DELETE", Path: "/v1/api-keys/{id}", ID: "revokeAPIKey", Tag: "API keys", Scope: "admin",
+			Summary: "Revoke an API key",
+			Desc:    "The key stops working on the very next request. A key may revoke itself.",
+			Params:  []any{pathRef("APIKeyID")},
+			Responses: []resp{{Status: "204", Desc: "Revoked."}, shared("403", "AdminOnly"),
+				problem("404", "not_found: no such key in this tenant.")}},
+
+		{Method: "POST", Path: "/v1/stores", ID: "createStore", Tag: "Stores", Scope: "admin",
+			Summary:   "Create a store",
+			Desc:      "Adds a point of sale. Keys may be bound to it; purchases name it in store_id. Not idempotent: a retry makes another store.",
+			Body:      &body{"StoreInput", true, "The store."},
+			Responses: []resp{ok("201", "The store.", "Store"), invalid(), shared("403", "AdminOnly"), shared("413", "TooLarge")}},
+		{Method: "GET", Path: "/v1/stores", ID: "listStores", Tag: "Stores", Scope: "pos",
+			Summary: "List stores", Desc: "Every store of the tenant.",
+			Responses: []resp{ok("200", "The stores.", "StoreList")}},
+		{Method: "GET", Path: "/v1/stores/{id}", ID: "getStore", Tag: "Stores", Scope: "pos",
+			Summary: "Read a store", Desc: "One store. A key bound to another store gets 403.",
+			Params: []any{pathRef("StoreID")},
+			Responses: []resp{ok("200", "The store.", "Store"), storeBound(),
+				problem("404", "not_found: no such store in this tenant.")}},
+
+		{Method: "POST", Path: "/v1/customers", ID: "createCustomer", Tag: "Customers", Scope: "pos", Idempotent: true,
+			Summary: "Enrol a customer",
+			Desc:    "Creates the customer, binds the card when one is given and pays the programme's welcome bonus, all at once. The phone is normalised to E.164 (+7 912 345-67-89 and 8 912 345-67-89 are one number); a phone or card another customer has is 409 conflict. kind legal_entity is refused with 422 not_eligible unless the tenant allows legal entities.",
+			Body:    &body{"CustomerInput", true, "The customer's profile and card."},
+			Responses: []resp{ok("201", "The customer, with id and cards.", "Customer"), invalid(),
+				problem("409", "conflict: a customer with this phone or card exists (field names which), or the Idempotency-Key was used with another request."),
+				shared("413", "TooLarge"),
+				problem("422", "not_eligible: legal entities do not take part in this programme."),
+				shared("503", "Unavailable")}},
+		{Method: "GET", Path: "/v1/customers", ID: "findCustomer", Tag: "Customers", Scope: "pos",
+			Summary: "Identify a customer",
+			Desc:    "Finds the one customer with this phone, card number or id: give exactly one of the three.",
+			Params: []any{
+				queryParam("phone", "A phone in any common notation; compared in E.164.", false, &Schema{Type: "string"}),
+				queryParam("card", "A card number.", false, &Schema{Type: "string"}),
+				queryParam("id", "A customer id.", false, &Schema{Type: "string"}),
+			},
+			Responses: []resp{ok("200", "The customer.", "Customer"),
+				problem("400", "invalid_request: not exactly one of phone, card and id, or not a phone number."),
+				problem("404", "customer_not_found: nobody has this phone, card or id.")}},
+		{Method: "GET", Path: "/v1/customers/{id}", ID: "getCustomer", Tag: "Customers", Scope: "pos",
+			Summary: "Read a customer", Desc: "The customer's profile and cards.",
+			Params:    []any{pathRef("CustomerID")},
+			Responses: []resp{ok("200", "The customer.", "Customer"), problem("404", "not_found: no such customer in this tenant.")}},
+		{Method: "PATCH", Path: "/v1/customers/{id}", ID: "updateCustomer", Tag: "Customers", Scope: "pos",
+			Summary: "Change a customer's profile",
+			Desc:    "Changes the fields present: an absent or null field stays as it is, an empty string clears it. Every changed field is recorded in the customer's history with the key that changed it. Changing ad_consent records when (ad_consent_at). A phone another customer has is 409 conflict.",
+			Params:  []any{pathRef("CustomerID")},
+			Body:    &body{"CustomerPatch", true, "The fields to change."},
+			Responses: []resp{ok("200", "The customer as changed.", "Customer"), invalid(),
+				problem("404", "not_found: no such customer in this tenant."),
+				problem("409", "conflict: another customer has this phone."), shared("413", "TooLarge")}},
+		{Method: "GET", Path: "/v1/customers/{id}/history", ID: "customerHistory", Tag: "Customers", Scope: "pos",
+			Summary: "Profile change history",
+			Desc:    "The changed fields, newest first, a page at a time: pass next_cursor as cursor for the next page; next_cursor is null on the last page.",
+			Params: []any{pathRef("CustomerID"),
+				queryParam("cursor", "next_cursor of the previous page.", false, &Schema{Type: "string"}), limitRef()},
+			Responses: []resp{ok("200", "A page of changes.", "CustomerChangePage"),
+				problem("400", "invalid_request: a limit out of range or a cursor this API did not give out."),
+				problem("404", "not_found: no such customer in this tenant.")}},
+		{Method: "GET", Path: "/v1/customers/{id}/balance", ID: "getBalance", Tag: "Customers", Scope: "pos",
+			Summary:   "Points balance",
+			Desc:      "available is spendable now; it is negative while a refund debt is open (the next accruals repay it first, and nothing can be redeemed meanwhile). pending is accrued but not yet confirmed or not yet active; reserved is held by pending purchases; expiring lists what burns when. The tier is the one reached by purchases_total.",
+			Params:    []any{pathRef("CustomerID")},
+			Responses: []resp{ok("200", "The balance.", "Balance"), problem("404", "not_found: no such customer in this tenant.")}},
+		{Method: "GET", Path: "/v1/customers/{id}/operations", ID: "listOperations", Tag: "Customers", Scope: "pos",
+			Summary: "Points history",
+			Desc:    "The customer's ledger operations, newest first, a page at a time: pass next_cursor as cursor for the next page; next_cursor is null on the last page. amount is signed: what the operation does to the customer's points. A pending operation becomes complete or voided, and nothing changes after that.",
+			Params: []any{pathRef("CustomerID"),
+				queryParam("cursor", "next_cursor of the previous page.", false, &Schema{Type: "string"}), limitRef()},
+			Responses: []resp{ok("200", "A page of operations.", "OperationPage"),
+				problem("400", "invalid_request: a limit out of range or a cursor this API did not give out."),
+				problem("404", "not_found: no such customer in this tenant.")}},
+		{Method: "POST", Path: "/v1/customers/{id}/adjustments", ID: "createAdjustment", Tag: "Customers", Scope: "admin", Idempotent: true,
+			Summary: "Adjust points by hand",
+			Desc:    "Credits (positive amount) or debits (negative amount) the customer's points, with a reason the history shows. A credit expires as the programme says. A debit never overdraws: 422 insufficient_points. With external_id the adjustment happens once: the same request again returns the first operation, another request with that external_id is 409 conflict.",
+			Params:  []any{pathRef("CustomerID")},
+			Body:    &body{"AdjustmentInput", true, "The adjustment."},
+			Responses: []resp{ok("201", "The adjustment operation.", "Operation"),
+				problem("400", "invalid_request: a malformed body or a zero amount."), shared("403", "AdminOnly"),
+				problem("404", "not_found: no such customer in this tenant."),
+				problem("409", "conflict: the external_id or the Idempotency-Key was used for another request."),
+				shared("413", "TooLarge"),
+				problem("422", "insufficient_points: the debit is larger than the available balance."),
+				shared("503", "Unavailable")}},
+	}
+	ops = append(ops, rules("promotion", "Promotions", "prm", "PromotionID")...)
+	ops = append(ops, rules("offer", "Offers", "ofr", "OfferID")...)
+	return append(ops, []op{
+		{Method: "POST", Path: "/v1/purchases/calculate", ID: "calculatePurchase", Tag: "Purchases", Scope: "pos",
+			Summary: "Price a receipt",
+			Desc:    "Computes the receipt without side effects. Per line: amount = round_half_up(price × quantity) − discount; excluded lines (the programme's excluded_skus and excluded_categories) neither earn nor take points. max_redeem = min(available, floor(eligible × max_redeem_percent / 100), the eligible lines' room above min_line_price); redeem (hundredths, or \"max\") above it is 422 redeem_limit_exceeded. The redemption is spread over eligible lines in proportion to their room; accrue = floor(base × accrual_percent / 100), where base is the eligible lines' to_pay (accrue_on paid) or amount (accrue_on total), in whole points when the programme says so, spread over the lines in proportion to their base. The tier is the customer's current one.",
+			Body:    &body{"CalculationRequest", true, "The receipt."},
+			Responses: []resp{ok("200", "The computed receipt.", "Calculation"), invalid(), storeBound(),
+				problem("404", "customer_not_found: no customer with this id, card or phone."),
+				shared("413", "TooLarge"),
+				problem("422", "redeem_limit_exceeded: redeem is above max_redeem.")}},
+		{Method: "POST", Path: "/v1/purchases", ID: "createPurchase", Tag: "Purchases", Scope: "pos", Idempotent: true,
+			Summary: "Register a purchase",
+			Desc:    "Prices the receipt as calculate does and registers it as pending. The redemption is reserved at once: the points leave available (they show in reserved) and no other purchase can spend them. The accrual is pending until the purchase is confirmed; confirm: true completes it at once. The external_id (the receipt or order number) is unique within the tenant: the same request again returns the first purchase, another request with that external_id is 409 conflict. A refused purchase leaves nothing behind, so its external_id may be used again.",
+			Body:    &body{"PurchaseRequest", true, "The receipt, with its external_id."},
+			Responses: []resp{ok("201", "The purchase: pending, or complete with confirm: true.", "Purchase"), invalid(), storeBound(),
+				problem("404", "customer_not_found: no customer with this id, card or phone."),
+				problem("409", "conflict: the external_id or the Idempotency-Key was used for another request."),
+				shared("413", "TooLarge"),
+				problem("422", "redeem_limit_exceeded: redeem is above max_redeem; insufficient_points: the points were spent meanwhile; verification_required or verification_failed: the programme asks for the customer's code."),
+				shared("503", "Unavailable")}},
+		{Method: "GET", Path: "/v1/purchases", ID: "findPurchase", Tag: "Purchases", Scope: "pos",
+			Summary: "Find a purchase by external_id", Desc: "The purchase registered with this external_id. A key bound to another store gets 403.",
+			Params: []any{queryParam("external_id", "The purchase's external_id.", true, &Schema{Type: "string", MinLength: ptr(1)})},
+			Responses: []resp{ok("200", "The purchase.", "Purchase"),
+				problem("400", "invalid_request: no external_id."), storeBound(),
+				problem("404", "not_found: no purchase with this external_id in this tenant.")}},
+		{Method: "GET", Path: "/v1/purchases/{id}", ID: "getPurchase", Tag: "Purchases", Scope: "pos",
+			Summary: "Read a purchase", Desc: "The purchase with its lines and how much of each was refunded. A key bound to another store gets 403.",
+			Params: []any{pathRef("PurchaseID")},
+			Responses: []resp{ok("200", "The purchase.", "Purchase"), storeBound(),
+				problem("404", "not_found: no such purchase in this tenant.")}},
+		{Method: "POST", Path: "/v1/purchases/{id}/confirm", ID: "confirmPurchase", Tag: "Purchases", Scope: "pos", Idempotent: true,
+			Summary: "Confirm a purchase",
+			Desc:    "Completes a pending purchase: the reserved redemption is posted; the accrual is posted, spendable after the programme's activation delay (and first repaying any refund debt); the purchase's total counts towards the tier. Confirming a complete purchase again returns it unchanged; a cancelled one is 409 conflict. No body, or {}.",
+			Params:  []any{pathRef("PurchaseID")},
+			Body:    &body{"EmptyBody", false, "Nothing, or an empty object."},
+			Responses: []resp{ok("200", "The purchase, complete.", "Purchase"), invalid(), storeBound(),
+				problem("404", "not_found: no such purchase in this tenant."),
+				problem("409", "conflict: the purchase was cancelled, or the Idempotency-Key was used for another request."),
+				shared("413", "TooLarge"), shared("503", "Unavailable")}},
+		{Method: "POST", Path: "/v1/purchases/{id}/cancel", ID: "cancelPurchase", Tag: "Purchases", Scope: "pos", Idempotent: true,
+			Summary: "Cancel a purchase",
+			Desc:    "Voids a pending purchase: the reserved points are available again (points whose lots expired meanwhile burn at the next expiry run) and the pending accrual is voided. Cancelling again returns it unchanged; a complete purchase is 409 conflict: refund it instead. No body, or {}.",
+			Params:  []any{pathRef("PurchaseID")},
+			Body:    &body{"EmptyBody", false, "Nothing, or an empty object."},
+			Responses: []resp{ok("200", "The purchase, cancelled.", "Purchase"), invalid(), storeBound(),
+				problem("404", "not_found: no such purchase in this tenant."),
+				problem("409", "conflict: the purchase is complete (refund it), or the Idempotency-Key was used for another request."),
+				shared("413", "TooLarge"), shared("503", "Unavailable")}},
+		{Method: "POST", Path: "/v1/purchases/{id}/refunds", ID: "createRefund", Tag: "Purchases", Scope: "pos", Idempotent: true,
+			Summary: "Refund a purchase",
+			Desc:    "Returns goods of a complete purchase: the lines and quantities given or, without lines, everything not yet refunded. Shares are path-independent: for a line of quantity q of which Q is refunded so far, the cumulative share of a figure F is floor(F × Q / q) (for the accrual, floored further to whole points when the programme rounds to whole points), and exactly F once Q = q; each refund takes the difference of the shares before and after it. points_returned (from the redemption) are available at once. points_revoked (from the accrual) come from the purchase's own points while they are not yet active, then from the available balance; what the balance cannot cover is debt: available goes negative, the next accruals repay it first, and the history says so. A pending purchase is 409 conflict (cancel it). The external_id is unique within the tenant: the same request again returns the first refund.",
+			Params:  []any{pathRef("PurchaseID")},
+			Body:    &body{"RefundInput", true, "The refund."},
+			Responses: []resp{ok("201", "The refund.", "Refund"), invalid(), storeBound(),
+				problem("404", "not_found: no such purchase in this tenant."),
+				problem("409", "conflict: the purchase is not complete, or the external_id or the Idempotency-Key was used for another request."),
+				shared("413", "TooLarge"),
+				problem("422", "refund_exceeds_purchase: more than was bought, or everything was refunded already."),
+				shared("503", "Unavailable")}},
+
+		{Method: "GET", Path: "/healthz", ID: "health", Tag: "Service",
+			Summary: "Health check", Desc: "200 when the database answers.",
+			Responses: []resp{ok("200", "The server and its database work.", "Health"),
+				problem("503", "unavailable: the database does not answer.")}},
+		{Method: "GET", Path: "/v1/openapi.json", ID: "getOpenAPI", Tag: "Service",
+			Summary: "This document", Desc: "The OpenAPI 3 description of this API.",
+			Responses: []resp{ok("200", "The document.", "OpenAPIDocument")}},
+		{Method: "GET", Path: "/docs", ID: "getDocs", Tag: "Service",
+			Summary: "Readable documentation", Desc: "This document as one HTML page, with no scripts and no outside assets.",
+			Responses: []resp{{Status: "200", Desc: "The page.", Content: "text/html"}}},
+	}...)
+}
+
+// rules are the operations of promotions or personal offers, which share
+// one shape under two paths.
+func rules(kind, tag, prefix, param string) []op {
+	path := "/v1/" + kind + "s"
+	title := strings.ToUpper(kind[:1]) + kind[1:]
+	what := map[string]string{
+		"promotion": "A promotion applies to the goods (skus, categories) and stores it names, for every customer; tags and groups are refused.",
+		"offer":     "A personal offer applies to customers with one of its tags or in one of its groups (one of them is needed), optionally narrowed to goods and stores.",
+	}[kind]
+	notFound := problem("404", "not_found: no such "+kind+" in this tenant.")
+	return []op{
+		{Method: "POST", Path: path, ID: "create" + title, Tag: tag, Scope: "admin",
+			Summary:   "Create a " + kind,
+			Desc:      what + " Between starts_at and ends_at it adds to the accrual of the lines it covers, in this order: the tier accrual of a line; then the highest multiplier among the promotions covering it, applied to that accrual; then the extra percents of every covering promotion and offer, added up and taken of the line's accrual base. Each computed line shows the bonus and the rules that gave it. A rule needs a multiplier above 1 or an extra_percent above 0. Not idempotent: a retry makes another " + kind + ".",
+			Body:      &body{"PromotionInput", true, "The " + kind + "."},
+			Responses: []resp{ok("201", "The "+kind+".", "Promotion"), invalid(), shared("403", "AdminOnly"), shared("413", "TooLarge")}},
+		{Method: "GET", Path: path, ID: "list" + title + "s", Tag: tag, Scope: "pos",
+			Summary: "List " + kind + "s", Desc: "The " + kind + "s that have not ended, running or still to start.",
+			Responses: []resp{ok("200", "The "+kind+"s.", "PromotionList")}},
+		{Method: "GET", Path: path + "/{id}", ID: "get" + title, Tag: tag, Scope: "pos",
+			Summary: "Read a " + kind, Desc: "One " + kind + ".",
+			Params:    []any{pathRef(param)},
+			Responses: []resp{ok("200", "The "+kind+".", "Promotion"), notFound}},
+		{Method: "DELETE", Path: path + "/{id}", ID: "delete" + title, Tag: tag, Scope: "admin",
+			Summary: "Delete a " + kind, Desc: "Removes the " + kind + "; receipts already computed keep what it gave them.",
+			Params:    []any{pathRef(param)},
+			Responses: []resp{{Status: "204", Desc: "Deleted."}, shared("403", "AdminOnly"), notFound}},
+	}
+}
