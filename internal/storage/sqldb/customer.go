@@ -1,10 +1,10 @@
 package sqldb
 
 import (
-	"fmt"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 
 	"github.com/kopilka/kopilka/internal/kopilka"
 )
@@ -87,7 +87,7 @@ const customerRefColumns = `c.id, c.kind, c.debt, c.purchases_total, c.grp, c.ta
   AND l.remaining > 0 AND l.state = 'active' AND (l.expires_at IS NULL OR l.expires_at > $3))`
 
 var customerByRefSQL = map[string]string{
-	"id": `SELECT ` + customerRefColumns + ` FROM customers c WHERE c.tenant_id = $1 AND c.id = $2`,
+	"id":    `SELECT ` + customerRefColumns + ` FROM customers c WHERE c.tenant_id = $1 AND c.id = $2`,
 	"phone": `SELECT ` + customerRefColumns + ` FROM customers c WHERE c.tenant_id = $1 AND c.phone = $2`,
 	"card": `SELECT ` + customerRefColumns + ` FROM cards k
 JOIN customers c ON c.tenant_id = k.tenant_id AND c.id = k.customer_id
