@@ -188,6 +188,8 @@ func writeRaw(w http.ResponseWriter, status int, ctype string, b []byte) {
 
 // idempotency reads the Idempotency-Key header and prepares the loyalty
 // Idem whose Render produces exactly what the live answer would be.
+// The view is what gets stored and replayed; a handler's live answer may
+// show more (a new API key's secret is never stored).
 func (h *Handler) idempotency(r *http.Request, scope string, body []byte, status int, view func(any) any) (*loyalty.Idem, error) {
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" {

@@ -49,13 +49,20 @@ func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(body, &in); err != nil {
 		return err
 	}
-	ki := loyalty.KeyInput{Name: in.Name, StoreID: in.StoreID}
+	// The stored answer of an idempotent retry is the key's record without
+	// its secret: the plain key is shown once and kept nowhere.
+	idem, err := h.idempotency(r, "POST /v1/api-keys", body, http.StatusCreated,
+		func(v any) any { return keyView(v.(*kopilka.APIKey), "") })
+	if err != nil {
+		return err
+	}
+	ki := loyalty.KeyInput{Name: in.Name, StoreID: in.StoreID, Idem: idem}
 	for _, s := range in.Scopes {
 		ki.Scopes = append(ki.Scopes, kopilka.Scope(s))
 	}
 	nk, err := h.svc.CreateAPIKey(r.Context(), tenantOf(r), ki)
 	if err != nil {
-		return err
+		return respond(w, 0, nil, err)
 	}
 	return writeJSON(w, http.StatusCreated, keyView(nk.Key, nk.Plain))
 }

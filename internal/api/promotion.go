@@ -38,8 +38,12 @@ func (h *Handler) createRule(kind string) func(http.ResponseWriter, *http.Reques
 			e := p.EndsAt.UTC()
 			p.EndsAt = &e
 		}
-		if err := h.svc.CreatePromotion(r.Context(), tenantOf(r), p); err != nil {
+		idem, err := h.idempotency(r, "POST /v1/"+kind+"s", body, http.StatusCreated, func(v any) any { return v })
+		if err != nil {
 			return err
+		}
+		if err := h.svc.CreatePromotion(r.Context(), tenantOf(r), p, idem); err != nil {
+			return respond(w, 0, nil, err)
 		}
 		return writeJSON(w, http.StatusCreated, p)
 	}

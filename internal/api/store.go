@@ -42,9 +42,13 @@ func (h *Handler) createStore(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(body, &in); err != nil {
 		return err
 	}
-	s, err := h.svc.CreateStore(r.Context(), tenantOf(r), loyalty.StoreInput{Name: in.Name, Address: in.Address, Phone: in.Phone, Hours: in.Hours})
+	idem, err := h.idempotency(r, "POST /v1/stores", body, http.StatusCreated, func(v any) any { return storeView(v.(*kopilka.Store)) })
 	if err != nil {
 		return err
+	}
+	s, err := h.svc.CreateStore(r.Context(), tenantOf(r), loyalty.StoreInput{Name: in.Name, Address: in.Address, Phone: in.Phone, Hours: in.Hours, Idem: idem})
+	if err != nil {
+		return respond(w, 0, nil, err)
 	}
 	return writeJSON(w, http.StatusCreated, storeView(s))
 }

@@ -78,6 +78,7 @@ type Purchase struct {
 	MaxRedeem        Amount
 	MaxRedeemPercent Percent
 	Available        Amount // the customer's available points when it was computed
+	WholePoints      bool   // priced with round_accrual_to_whole_points; its refunds keep the rule
 	Redeem           Amount
 	ToPay            Amount
 	Accrue           Amount

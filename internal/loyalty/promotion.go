@@ -53,7 +53,7 @@ func (s *Service) rules(ctx context.Context, tx storage.Tx, tenantID string) ([]
 
 // CreatePromotion adds a promotion (kind promotion) or a personal offer
 // (kind offer).
-func (s *Service) CreatePromotion(ctx context.Context, tenantID string, p *kopilka.Promotion) error {
+func (s *Service) CreatePromotion(ctx context.Context, tenantID string, p *kopilka.Promotion, idem *Idem) error {
 	p.ID, p.TenantID = kopilka.NewID("prm"), tenantID
 	if p.Kind == kopilka.KindOffer {
 		p.ID = kopilka.NewID("ofr")
@@ -61,7 +61,7 @@ func (s *Service) CreatePromotion(ctx context.Context, tenantID string, p *kopil
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	err := s.db.Write(ctx, func(tx storage.Tx) error { return tx.CreatePromotion(ctx, p) })
+	_, err := s.write(ctx, tenantID, idem, func(tx storage.Tx) (any, error) { return p, tx.CreatePromotion(ctx, p) })
 	s.promos.forget(tenantID)
 	return err
 }

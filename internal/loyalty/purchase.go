@@ -79,7 +79,7 @@ func price(p *kopilka.Program, rules []kopilka.Promotion, now time.Time, c *kopi
 	tier := p.TierFor(c.PurchasesTotal)
 	lines := make([]calc.Line, len(in.Lines))
 	out := &kopilka.Purchase{TenantID: c.TenantID, CustomerID: c.ID, StoreID: in.StoreID, ExternalID: in.ExternalID,
-		Tier: tier.Name, MaxRedeemPercent: tier.MaxRedeemPercent, Available: available,
+		Tier: tier.Name, MaxRedeemPercent: tier.MaxRedeemPercent, Available: available, WholePoints: p.RoundAccrualToWholePoints,
 		Lines: make([]kopilka.PurchaseLine, len(in.Lines))}
 	for i, l := range in.Lines {
 		excluded := slices.Contains(p.ExcludedSKUs, l.SKU) || (l.Category != "" && slices.Contains(p.ExcludedCategories, l.Category))

@@ -123,7 +123,7 @@ func refund(ctx context.Context, tx storage.Tx, prog *kopilka.Program, c *kopilk
 		}
 		l := &p.Lines[i]
 		d := calc.Refund(calc.LineResult{Amount: l.Amount, Redeem: l.Redeem, ToPay: l.ToPay, Accrue: l.Accrue},
-			int64(l.Quantity), int64(l.Refunded), int64(q), prog.RoundAccrualToWholePoints)
+			int64(l.Quantity), int64(l.Refunded), int64(q), p.WholePoints)
 		r.PointsReturned += d.Returned
 		r.PointsRevoked += d.Revoked
 		r.Amount += d.Amount

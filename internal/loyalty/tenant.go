@@ -64,6 +64,9 @@ type KeyInput struct {
 	Name    string
 	Scopes  []kopilka.Scope
 	StoreID string
+	// Idem makes the creation idempotent. Its stored answer must leave the
+	// plain key out: a replay shows the key's record, never its secret.
+	Idem *Idem
 }
 
 // CreateAPIKey makes a key for a tenant.
@@ -80,16 +83,16 @@ func (s *Service) CreateAPIKey(ctx context.Context, tenantID string, in KeyInput
 		}
 	}
 	nk := newKey(tenantID, in.Name, in.Scopes, in.StoreID)
-	err := s.db.Write(ctx, func(tx storage.Tx) error {
+	_, err := s.write(ctx, tenantID, in.Idem, func(tx storage.Tx) (any, error) {
 		if in.StoreID != "" {
 			if _, err := tx.GetStore(ctx, tenantID, in.StoreID); err != nil {
 				if errIs(err, storage.ErrNotFound) {
-					return kopilka.Invalid("store_id", "no store %q", in.StoreID)
+					return nil, kopilka.Invalid("store_id", "no store %q", in.StoreID)
 				}
-				return err
+				return nil, err
 			}
 		}
-		return tx.CreateAPIKey(ctx, nk.Key)
+		return nk.Key, tx.CreateAPIKey(ctx, nk.Key)
 	})
 	if err != nil {
 		return nil, wrapf(err, "create api key")
@@ -164,6 +167,7 @@ func (s *Service) GetTenant(ctx context.Context, id string) (*kopilka.Tenant, er
 type StoreInput struct {
 	Name, Address, Phone string
 	Hours                json.RawMessage
+	Idem                 *Idem // makes the creation idempotent
 }
 
 // CreateStore adds a point of sale.
@@ -191,7 +195,7 @@ func (s *Service) CreateStore(ctx context.Context, tenantID string, in StoreInpu
 			return nil, kopilka.Invalid("hours", "at most 4 KiB")
 		}
 	}
-	if err := s.db.Write(ctx, func(tx storage.Tx) error { return tx.CreateStore(ctx, st) }); err != nil {
+	if _, err := s.write(ctx, tenantID, in.Idem, func(tx storage.Tx) (any, error) { return st, tx.CreateStore(ctx, st) }); err != nil {
 		return nil, wrapf(err, "create store")
 	}
 	return st, nil

@@ -9,8 +9,8 @@ import (
 
 const createPurchaseSQL = `INSERT INTO purchases (tenant_id, id, external_id, customer_id, store_id, status, tier, total,
  eligible, max_redeem, max_redeem_percent, redeem, to_pay, accrue, lines, redeem_op_id, accrue_op_id, accrue_lot_id,
- request_hash, created_at, updated_at, available)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20, $21)`
+ request_hash, created_at, updated_at, available, whole_points)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20, $21, $22)`
 
 // CreatePurchase stores a purchase; ErrConflict when its external id is
 // taken.
@@ -22,23 +22,25 @@ func (tx *Tx) CreatePurchase(ctx context.Context, p *kopilka.Purchase) error {
 	}
 	_, err = tx.exec(ctx, createPurchaseSQL, p.TenantID, p.ID, p.ExternalID, p.CustomerID, p.StoreID, p.Status, p.Tier,
 		p.Total, p.Eligible, p.MaxRedeem, int64(p.MaxRedeemPercent), p.Redeem, p.ToPay, p.Accrue, string(lines),
-		p.RedeemOpID, p.AccrueOpID, p.AccrueLotID, p.RequestHash, micros(tx.now), p.Available)
+		p.RedeemOpID, p.AccrueOpID, p.AccrueLotID, p.RequestHash, micros(tx.now), p.Available, boolInt(p.WholePoints))
 	return wrap("create purchase", err)
 }
 
 const purchaseColumns = `tenant_id, id, external_id, customer_id, store_id, status, tier, total, eligible, max_redeem,
  max_redeem_percent, redeem, to_pay, accrue, lines, redeem_op_id, accrue_op_id, accrue_lot_id, request_hash,
- created_at, updated_at, available`
+ created_at, updated_at, available, whole_points`
 
 func scanPurchase(scan func(...any) error) (*kopilka.Purchase, error) {
 	var p kopilka.Purchase
 	var lines string
 	var pct, created, updated int64
+	var whole int
 	if err := scan(&p.TenantID, &p.ID, &p.ExternalID, &p.CustomerID, &p.StoreID, &p.Status, &p.Tier, &p.Total,
 		&p.Eligible, &p.MaxRedeem, &pct, &p.Redeem, &p.ToPay, &p.Accrue, &lines, &p.RedeemOpID, &p.AccrueOpID,
-		&p.AccrueLotID, &p.RequestHash, &created, &updated, &p.Available); err != nil {
+		&p.AccrueLotID, &p.RequestHash, &created, &updated, &p.Available, &whole); err != nil {
 		return nil, err
 	}
+	p.WholePoints = whole != 0
 	p.MaxRedeemPercent = kopilka.Percent(pct)
 	p.CreatedAt, p.UpdatedAt = fromMicros(created), fromMicros(updated)
 	if err := json.Unmarshal([]byte(lines), &p.Lines); err != nil {

@@ -147,7 +147,7 @@ func structSpecs() []structSpec {
 			"external_id": text("Your id for it: the adjustment happens once per external_id.", 128),
 		}},
 		{Name: "APIKey", Desc: "An API key (without its secret).", Fields: keyFields()},
-		{Name: "NewAPIKey", Desc: "An API key just made, with the plain key.", Required: []string{"key"}, Fields: keyFields()},
+		{Name: "NewAPIKey", Desc: "An API key just made, with the plain key in key. An idempotent replay of the creation answers the same record without key: the secret is shown once and stored nowhere.", Fields: keyFields()},
 		{Name: "APIKeyInput", Mode: input, Desc: "A key to make.", Required: []string{"scopes"}, Fields: map[string]Field{
 			"name":     text("A name for people.", 200),
 			"scopes":   {Desc: "admin (everything) and/or pos (the till's work).", ItemEnum: []any{"admin", "pos"}, MinItems: ptr(1)},

@@ -16,7 +16,7 @@ Authentication: Authorization: Bearer <api key>. A key belongs to one tenant and
 
 Errors are RFC 9457 application/problem+json documents with a stable code (see the Problem schema). A 5xx is a bug or an outage, never a business refusal.
 
-Idempotency: enrolling a customer, adjusting points, and registering, confirming, cancelling and refunding a purchase accept an Idempotency-Key header (creating API keys, stores, promotions and offers does not: a retry makes another). A retry with the same key on the same path with byte-for-byte the same body returns the first answer again, marked Idempotent-Replayed: true; the same key with another body or path is 409 conflict. Business refusals (insufficient_points, redeem_limit_exceeded, not_eligible) are stored and replayed too; malformed requests (400) are not stored, so the corrected request may reuse the key. Keys are kept 72 hours. Purchases, refunds and adjustments are also unique by their external_id within the tenant.
+Idempotency: every POST that changes state accepts an Idempotency-Key header (a replayed API-key creation shows the key's record without its secret, which is shown only once). A retry with the same key on the same path with byte-for-byte the same body returns the first answer again, marked Idempotent-Replayed: true; the same key with another body or path is 409 conflict. Business refusals (insufficient_points, redeem_limit_exceeded, not_eligible) are stored and replayed too; malformed requests (400) are not stored, so the corrected request may reuse the key. Keys are kept 72 hours. Purchases, refunds and adjustments are also unique by their external_id within the tenant.
 
 Every answer carries an X-Request-Id header: the client's own when it sent one of at most 64 characters, a new one otherwise.`
 
@@ -100,13 +100,14 @@ func operations() []op {
 			Responses: []resp{ok("200", "The programme as stored, defaults filled in.", "Program"), invalid(),
 				shared("403", "AdminOnly"), shared("413", "TooLarge")}},
 
-		{Method: "POST", Path: "/v1/api-keys", ID: "createAPIKey", Tag: "API keys", Scope: "admin",
+		{Method: "POST", Path: "/v1/api-keys", ID: "createAPIKey", Tag: "API keys", Scope: "admin", Idempotent: true,
 			Summary: "Create an API key",
-			Desc:    "Creates a key with the scopes given, optionally bound to one store. The answer holds the plain key in key: the only time it is shown, as only its SHA-256 digest is stored. Not idempotent: a retry makes another key.",
+			Desc:    "Creates a key with the scopes given, optionally bound to one store. The answer holds the plain key in key: the only time it is shown, as only its SHA-256 digest is stored. With an Idempotency-Key a retry replays the key's record without the secret (it is stored nowhere).",
 			Body:    &body{"APIKeyInput", true, "The key to make."},
 			Responses: []resp{ok("201", "The key, with the plain key.", "NewAPIKey"),
 				problem("400", "invalid_request: a malformed body, an unknown scope or store."),
-				shared("403", "AdminOnly"), shared("413", "TooLarge")}},
+				shared("403", "AdminOnly"), problem("409", "conflict: the Idempotency-Key was used for another request."),
+				shared("413", "TooLarge")}},
 		{Method: "GET", Path: "/v1/api-keys", ID: "listAPIKeys", Tag: "API keys", Scope: "admin",
 			Summary:   "List API keys",
 			Desc:      "Every key of the tenant, revoked ones included (revoked_at set). Plain keys are never shown again.",
@@ -118,11 +119,12 @@ func operations() []op {
 			Responses: []resp{{Status: "204", Desc: "Revoked."}, shared("403", "AdminOnly"),
 				problem("404", "not_found: no such key in this tenant.")}},
 
-		{Method: "POST", Path: "/v1/stores", ID: "createStore", Tag: "Stores", Scope: "admin",
+		{Method: "POST", Path: "/v1/stores", ID: "createStore", Tag: "Stores", Scope: "admin", Idempotent: true,
 			Summary:   "Create a store",
-			Desc:      "Adds a point of sale. Keys may be bound to it; purchases name it in store_id. Not idempotent: a retry makes another store.",
+			Desc:      "Adds a point of sale. Keys may be bound to it; purchases name it in store_id.",
 			Body:      &body{"StoreInput", true, "The store."},
-			Responses: []resp{ok("201", "The store.", "Store"), invalid(), shared("403", "AdminOnly"), shared("413", "TooLarge")}},
+			Responses: []resp{ok("201", "The store.", "Store"), invalid(), shared("403", "AdminOnly"),
+				problem("409", "conflict: the Idempotency-Key was used for another request."), shared("413", "TooLarge")}},
 		{Method: "GET", Path: "/v1/stores", ID: "listStores", Tag: "Stores", Scope: "pos",
 			Summary: "List stores", Desc: "Every store of the tenant.",
 			Responses: []resp{ok("200", "The stores.", "StoreList")}},
@@ -284,11 +286,12 @@ func rules(kind, tag, prefix, param string) []op {
 	}[kind]
 	notFound := problem("404", "not_found: no such "+kind+" in this tenant.")
 	return []op{
-		{Method: "POST", Path: path, ID: "create" + title, Tag: tag, Scope: "admin",
+		{Method: "POST", Path: path, ID: "create" + title, Tag: tag, Scope: "admin", Idempotent: true,
 			Summary:   "Create a " + kind,
-			Desc:      what + " Between starts_at and ends_at it adds to the accrual of the lines it covers, in this order: the tier accrual of a line; then the highest multiplier among the promotions covering it, applied to that accrual; then the extra percents of every covering promotion and offer, added up and taken of the line's accrual base. Each computed line shows the bonus and the rules that gave it. A rule needs a multiplier above 1 or an extra_percent above 0. Not idempotent: a retry makes another " + kind + ".",
+			Desc:      what + " Between starts_at and ends_at it adds to the accrual of the lines it covers, in this order: the tier accrual of a line; then the highest multiplier among the promotions covering it, applied to that accrual; then the extra percents of every covering promotion and offer, added up and taken of the line's accrual base. Each computed line shows the bonus and the rules that gave it. A rule needs a multiplier above 1 or an extra_percent above 0.",
 			Body:      &body{"PromotionInput", true, "The " + kind + "."},
-			Responses: []resp{ok("201", "The "+kind+".", "Promotion"), invalid(), shared("403", "AdminOnly"), shared("413", "TooLarge")}},
+			Responses: []resp{ok("201", "The "+kind+".", "Promotion"), invalid(), shared("403", "AdminOnly"),
+				problem("409", "conflict: the Idempotency-Key was used for another request."), shared("413", "TooLarge")}},
 		{Method: "GET", Path: path, ID: "list" + title + "s", Tag: tag, Scope: "pos",
 			Summary: "List " + kind + "s", Desc: "The " + kind + "s that have not ended, running or still to start.",
 			Responses: []resp{ok("200", "The "+kind+"s.", "PromotionList")}},
