@@ -120,9 +120,9 @@ func operations() []op {
 				problem("404", "not_found: no such key in this tenant.")}},
 
 		{Method: "POST", Path: "/v1/stores", ID: "createStore", Tag: "Stores", Scope: "admin", Idempotent: true,
-			Summary:   "Create a store",
-			Desc:      "Adds a point of sale. Keys may be bound to it; purchases name it in store_id.",
-			Body:      &body{"StoreInput", true, "The store."},
+			Summary: "Create a store",
+			Desc:    "Adds a point of sale. Keys may be bound to it; purchases name it in store_id.",
+			Body:    &body{"StoreInput", true, "The store."},
 			Responses: []resp{ok("201", "The store.", "Store"), invalid(), shared("403", "AdminOnly"),
 				problem("409", "conflict: the Idempotency-Key was used for another request."), shared("413", "TooLarge")}},
 		{Method: "GET", Path: "/v1/stores", ID: "listStores", Tag: "Stores", Scope: "pos",
@@ -287,9 +287,9 @@ func rules(kind, tag, prefix, param string) []op {
 	notFound := problem("404", "not_found: no such "+kind+" in this tenant.")
 	return []op{
 		{Method: "POST", Path: path, ID: "create" + title, Tag: tag, Scope: "admin", Idempotent: true,
-			Summary:   "Create a " + kind,
-			Desc:      what + " Between starts_at and ends_at it adds to the accrual of the lines it covers, in this order: the tier accrual of a line; then the highest multiplier among the promotions covering it, applied to that accrual; then the extra percents of every covering promotion and offer, added up and taken of the line's accrual base. Each computed line shows the bonus and the rules that gave it. A rule needs a multiplier above 1 or an extra_percent above 0.",
-			Body:      &body{"PromotionInput", true, "The " + kind + "."},
+			Summary: "Create a " + kind,
+			Desc:    what + " Between starts_at and ends_at it adds to the accrual of the lines it covers, in this order: the tier accrual of a line; then the highest multiplier among the promotions covering it, applied to that accrual; then the extra percents of every covering promotion and offer, added up and taken of the line's accrual base. Each computed line shows the bonus and the rules that gave it. A rule needs a multiplier above 1 or an extra_percent above 0.",
+			Body:    &body{"PromotionInput", true, "The " + kind + "."},
 			Responses: []resp{ok("201", "The "+kind+".", "Promotion"), invalid(), shared("403", "AdminOnly"),
 				problem("409", "conflict: the Idempotency-Key was used for another request."), shared("413", "TooLarge")}},
 		{Method: "GET", Path: path, ID: "list" + title + "s", Tag: tag, Scope: "pos",
