@@ -43,7 +43,19 @@ func credit(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka
 
 // creditLot is credit returning the lot it made.
 func creditLot(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka.Operation, from ledger.Account, lt lotTimes) (*kopilka.Lot, error) {
-	now := tx.Now()
+	debt := c.Debt
+	lot, ps := planCredit(tx.Now(), c, op, from, lt)
+	if c.Debt != debt {
+		if err := tx.SetCustomerBalances(ctx, c.TenantID, c.ID, c.Debt, c.PurchasesTotal); err != nil {
+			return nil, err
+		}
+	}
+	return lot, tx.InsertCredit(ctx, op, ps, lot)
+}
+
+// planCredit makes the lot and postings of a credit without writing them.
+// Points spendable at once repay an open debt first (c.Debt goes down).
+func planCredit(now time.Time, c *kopilka.Customer, op *kopilka.Operation, from ledger.Account, lt lotTimes) (*kopilka.Lot, []ledger.Posting) {
 	active := !lt.activates.After(now)
 	to, state := ledger.Pending, kopilka.LotInactive
 	if active {
@@ -53,15 +65,10 @@ func creditLot(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopi
 		Amount: op.Amount, Remaining: op.Amount, State: state, ActivatesAt: lt.activates, ExpiresAt: lt.expires}
 	if active {
 		repay := min(c.Debt, lot.Remaining)
-		if repay > 0 {
-			lot.Remaining -= repay
-			c.Debt -= repay
-			if err := tx.SetCustomerBalances(ctx, c.TenantID, c.ID, c.Debt, c.PurchasesTotal); err != nil {
-				return nil, err
-			}
-		}
+		lot.Remaining -= repay
+		c.Debt -= repay
 	}
-	return lot, tx.InsertCredit(ctx, op, ledger.Move(from, to, c.ID, op.Amount), lot)
+	return lot, ledger.Move(from, to, c.ID, op.Amount)
 }
 
 // spendable returns the customer's active, unexpired lots.
@@ -97,6 +104,22 @@ func takeLots(ctx context.Context, tx storage.Tx, c *kopilka.Customer, amount in
 // takeFrom is takeLots over lots already read (spendable) in this
 // transaction, with sum their total.
 func takeFrom(ctx context.Context, tx storage.Tx, c *kopilka.Customer, lots []ledger.SpendableLot, sum, amount int64) ([]ledger.Take, error) {
+	takes, err := planTake(c, lots, sum, amount)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range takes {
+		if err := tx.AddLotRemaining(ctx, c.TenantID, t.LotID, -t.Amount); err != nil {
+			return nil, insufficient(err)
+		}
+	}
+	return takes, nil
+}
+
+// planTake chooses the lots a redemption takes from without writing:
+// insufficient_points when the available balance (lots less debt) is short
+// or not above zero.
+func planTake(c *kopilka.Customer, lots []ledger.SpendableLot, sum, amount int64) ([]ledger.Take, error) {
 	available := sum - c.Debt
 	if available <= 0 || available < amount {
 		return nil, &kopilka.Error{Code: kopilka.CodeInsufficientPoints,
@@ -106,15 +129,16 @@ func takeFrom(ctx context.Context, tx storage.Tx, c *kopilka.Customer, lots []le
 	if !ok {
 		return nil, kopilka.Errorf(kopilka.CodeInsufficientPoints, "not enough points")
 	}
-	for _, t := range takes {
-		if err := tx.AddLotRemaining(ctx, c.TenantID, t.LotID, -t.Amount); err != nil {
-			if errIs(err, storage.ErrInsufficient) {
-				return nil, &kopilka.Error{Code: kopilka.CodeInsufficientPoints, Message: "not enough points", Err: err}
-			}
-			return nil, err
-		}
-	}
 	return takes, nil
+}
+
+// insufficient turns the database's no-overdraft refusal into the
+// client's insufficient_points.
+func insufficient(err error) error {
+	if errIs(err, storage.ErrInsufficient) {
+		return &kopilka.Error{Code: kopilka.CodeInsufficientPoints, Message: "not enough points", Err: err}
+	}
+	return err
 }
 
 // debit writes op (complete, amount negative) taking points straight to

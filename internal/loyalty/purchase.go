@@ -286,19 +286,22 @@ func (s *Service) createPurchase(ctx context.Context, tx storage.Tx, tenantID st
 		return nil, err
 	}
 	p.ID, p.Status, p.RequestHash = kopilka.NewID("pur"), kopilka.PurchasePending, hash
-	if in.Confirm {
-		// A retail sale: create and confirm at once, with no pending phase.
-		p.Status = kopilka.PurchaseComplete
-	}
 	status := kopilka.StatusPending
 	if in.Confirm {
 		status = kopilka.StatusComplete
 	}
+	// Everything the purchase writes is gathered and applied at once: one
+	// round trip on PostgreSQL.
+	w := &storage.Writes{Purchase: p}
 	receipt := in.ExternalID
 	if p.Redeem > 0 {
 		op := &kopilka.Operation{ID: kopilka.NewID("op"), TenantID: tenantID, CustomerID: c.ID, Type: kopilka.OpRedemption,
 			Status: status, Amount: -p.Redeem, PurchaseID: p.ID, Message: "redeemed for receipt " + receipt}
-		takes, err := takeLots(ctx, tx, c, p.Redeem)
+		lots, sum, err := spendable(ctx, tx, c)
+		if err != nil {
+			return nil, err
+		}
+		takes, err := planTake(c, lots, sum, p.Redeem)
 		if err != nil {
 			return nil, err
 		}
@@ -306,45 +309,42 @@ func (s *Service) createPurchase(ctx context.Context, tx storage.Tx, tenantID st
 		if in.Confirm {
 			to = ledger.Redeemed
 		}
-		if err := tx.InsertOperation(ctx, op, ledger.Move(ledger.Available, to, c.ID, p.Redeem)); err != nil {
-			return nil, err
-		}
+		w.Ops = append(w.Ops, storage.OpWrite{Op: op, Postings: ledger.Move(ledger.Available, to, c.ID, p.Redeem)})
 		for _, t := range takes {
-			if in.Confirm {
-				break
-			}
-			h := &storage.Hold{OperationID: op.ID, LotID: t.LotID, CustomerID: c.ID, Amount: t.Amount, State: storage.HoldHeld}
-			if err := tx.InsertHold(ctx, tenantID, h); err != nil {
-				return nil, err
+			w.AddDelta(t.LotID, -t.Amount)
+			if !in.Confirm {
+				w.Holds = append(w.Holds, storage.Hold{OperationID: op.ID, LotID: t.LotID, CustomerID: c.ID, Amount: t.Amount, State: storage.HoldHeld})
 			}
 		}
 		p.RedeemOpID = op.ID
 	}
+	debt := c.Debt
 	if p.Accrue > 0 {
 		op := &kopilka.Operation{ID: kopilka.NewID("op"), TenantID: tenantID, CustomerID: c.ID, Type: kopilka.OpAccrual,
 			Status: status, Amount: p.Accrue, PurchaseID: p.ID, Message: "points for receipt " + receipt}
 		var lot *kopilka.Lot
+		var ps []ledger.Posting
 		if in.Confirm {
-			if lot, err = creditLot(ctx, tx, c, op, ledger.Issued, programTimes(prog, tx.Now(), true)); err != nil {
-				return nil, err
-			}
+			// A retail sale: create and confirm at once, with no pending phase.
+			lot, ps = planCredit(tx.Now(), c, op, ledger.Issued, programTimes(prog, tx.Now(), true))
 		} else {
 			lot = &kopilka.Lot{ID: kopilka.NewID("lot"), TenantID: tenantID, CustomerID: c.ID, OperationID: op.ID,
 				Amount: p.Accrue, Remaining: p.Accrue, State: kopilka.LotPending, ActivatesAt: tx.Now()}
-			if err := tx.InsertCredit(ctx, op, ledger.Move(ledger.Issued, ledger.Pending, c.ID, p.Accrue), lot); err != nil {
-				return nil, err
-			}
+			ps = ledger.Move(ledger.Issued, ledger.Pending, c.ID, p.Accrue)
 		}
+		w.Ops = append(w.Ops, storage.OpWrite{Op: op, Postings: ps})
+		w.Lots = append(w.Lots, lot)
 		p.AccrueOpID, p.AccrueLotID = op.ID, lot.ID
 	}
 	if in.Confirm {
+		p.Status = kopilka.PurchaseComplete
 		c.PurchasesTotal += p.Total
-		if err := tx.SetCustomerBalances(ctx, c.TenantID, c.ID, c.Debt, c.PurchasesTotal); err != nil {
-			return nil, err
-		}
 	}
-	if err := tx.CreatePurchase(ctx, p); err != nil {
-		return nil, err
+	if in.Confirm || c.Debt != debt {
+		w.Customer = &storage.CustomerBalances{CustomerID: c.ID, Debt: c.Debt, PurchasesTotal: c.PurchasesTotal}
+	}
+	if err := tx.Apply(ctx, tenantID, w); err != nil {
+		return nil, insufficient(err)
 	}
 	return p, nil
 }

@@ -103,6 +103,10 @@ type Tx interface {
 	// InsertOperation writes an operation and its postings (which must sum
 	// to zero). ErrConflict when its external id is taken for its type.
 	InsertOperation(ctx context.Context, op *kopilka.Operation, ps []ledger.Posting) error
+	// Apply writes everything a use case gathered in w, in one round trip
+	// on PostgreSQL. Errors as the single writes: ErrConflict for a taken
+	// external id, ErrInsufficient for a lot outside 0..amount.
+	Apply(ctx context.Context, tenantID string, w *Writes) error
 	// InsertCredit writes an operation, its postings and the lot it credits,
 	// in one round trip where the database allows.
 	InsertCredit(ctx context.Context, op *kopilka.Operation, ps []ledger.Posting, lot *kopilka.Lot) error
