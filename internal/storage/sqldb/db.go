@@ -20,6 +20,7 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -313,10 +314,15 @@ func (db *DB) runOnce(j *job) error {
 // on its own.
 func (db *DB) runBatch(batch []*job) {
 	ctx := context.Background()
-	var committed, retry []*job
-	answered := 0 // batch[:answered] are committed, retried or answered
+	// committed: their writes wait for the commit; refused: their answer
+	// (an error) rests on what the writes before them did in this
+	// transaction, so it holds only once that commits; retry: they asked
+	// to run again. Should the transaction break, all of them run alone.
+	var committed, refused, retry []*job
+	var refusals []error
+	answered := 0 // batch[:answered] are in one of the three lists
 	fallback := func() {
-		for _, k := range append(append(committed, retry...), batch[answered:]...) {
+		for _, k := range slices.Concat(committed, refused, retry, batch[answered:]) {
 			k.done <- db.runAlone(k)
 		}
 	}
@@ -353,7 +359,8 @@ func (db *DB) runBatch(batch []*job) {
 		case errors.Is(ferr, storage.ErrRetry):
 			retry = append(retry, j)
 		default:
-			defer func() { j.done <- ferr }()
+			refused = append(refused, j)
+			refusals = append(refusals, ferr)
 		}
 	}
 	last := "RELEASE SAVEPOINT w"
@@ -372,9 +379,14 @@ func (db *DB) runBatch(batch []*job) {
 				j.done <- err
 			}
 		}
+		// The refusals may rest on writes that did not commit.
+		retry = append(retry, refused...)
 	} else {
 		for _, j := range committed {
 			j.done <- nil
+		}
+		for i, j := range refused {
+			j.done <- refusals[i]
 		}
 	}
 	for _, j := range retry {
