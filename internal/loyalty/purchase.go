@@ -223,11 +223,6 @@ func (s *Service) CreatePurchase(ctx context.Context, tenantID string, in Purcha
 	ref := "id:" + in.Customer.ID + "card:" + in.Customer.Card + "phone:" + in.Customer.Phone
 	ctx = s.routed(ctx, tenantID, ref)
 	v, err := s.write(ctx, tenantID, idem, func(tx storage.Tx) (any, error) {
-		// A retry must get the first purchase even when the points it
-		// reserved now make the same request fail: look first.
-		if p, err := samePurchase(ctx, tx, tenantID, in.ExternalID, hash); p != nil || err != nil {
-			return p, err
-		}
 		return s.createPurchase(ctx, tx, tenantID, &in, hash)
 	})
 	if errors.Is(err, storage.ErrConflict) {
@@ -266,9 +261,29 @@ func samePurchase(ctx context.Context, tx storage.Tx, tenantID, ext string, hash
 }
 
 func (s *Service) createPurchase(ctx context.Context, tx storage.Tx, tenantID string, in *PurchaseInput, hash []byte) (*kopilka.Purchase, error) {
-	c, err := s.customerFor(ctx, tx, tenantID, in.Customer, true)
+	by, value, err := refKey(in.Customer)
 	if err != nil {
 		return nil, err
+	}
+	// One statement locks the customer and tells whether the external id
+	// is taken: a retry must get the first purchase even when the points
+	// it reserved would now make the same request fail.
+	c, existing, err := tx.PurchaseCustomer(ctx, tenantID, by, value, in.ExternalID)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			if p, err := samePurchase(ctx, tx, tenantID, in.ExternalID, hash); p != nil || err != nil {
+				return p, err
+			}
+			return nil, &kopilka.Error{Code: kopilka.CodeCustomerNotFound, Field: "customer", Message: "no customer with this id, card or phone", Err: err}
+		}
+		return nil, err
+	}
+	if existing != "" {
+		p, err := samePurchase(ctx, tx, tenantID, in.ExternalID, hash)
+		if p == nil && err == nil {
+			err = kopilka.Errorf(kopilka.CodeConflict, "external_id %q is taken", in.ExternalID)
+		}
+		return p, err
 	}
 	if err := s.checkStore(ctx, tx, tenantID, in.StoreID); err != nil {
 		return nil, err

@@ -86,6 +86,9 @@ type Tx interface {
 	// one query and loads what the ledger needs (kind, debt, purchase sum,
 	// group, tags and the spendable sum at Now); lock takes the row lock.
 	CustomerByRef(ctx context.Context, tenantID, by, value string, lock bool) (*kopilka.Customer, error)
+	// PurchaseCustomer is CustomerByRef with the lock, also returning the
+	// id of the purchase that already holds externalID ("" when none).
+	PurchaseCustomer(ctx context.Context, tenantID, by, value, externalID string) (*kopilka.Customer, string, error)
 	CustomerIDByPhone(ctx context.Context, tenantID, phone string) (string, error)
 	CustomerIDByCard(ctx context.Context, tenantID, number string) (string, error)
 	// UpdateCustomer writes the profile fields; ErrConflict on a taken phone.

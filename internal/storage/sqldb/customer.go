@@ -86,12 +86,23 @@ const customerRefColumns = `c.id, c.kind, c.debt, c.purchases_total, c.grp, c.ta
  (SELECT COALESCE(SUM(l.remaining), 0) FROM lots l WHERE l.tenant_id = c.tenant_id AND l.customer_id = c.id
   AND l.remaining > 0 AND l.state = 'active' AND (l.expires_at IS NULL OR l.expires_at > $3))`
 
-var customerByRefSQL = map[string]string{
-	"id":    `SELECT ` + customerRefColumns + ` FROM customers c WHERE c.tenant_id = $1 AND c.id = $2`,
-	"phone": `SELECT ` + customerRefColumns + ` FROM customers c WHERE c.tenant_id = $1 AND c.phone = $2`,
-	"card": `SELECT ` + customerRefColumns + ` FROM cards k
+// customerByRefFrom is the FROM clause of a lookup by each reference.
+var customerByRefFrom = map[string]string{
+	"id":    ` FROM customers c WHERE c.tenant_id = $1 AND c.id = $2`,
+	"phone": ` FROM customers c WHERE c.tenant_id = $1 AND c.phone = $2`,
+	"card": ` FROM cards k
 JOIN customers c ON c.tenant_id = k.tenant_id AND c.id = k.customer_id
 WHERE k.tenant_id = $1 AND k.number = $2`,
+}
+
+// PurchaseCustomer is CustomerByRef with the row lock that also tells,
+// in the same statement, which purchase (if any) already holds the
+// external id: a retried receipt costs no extra round trip.
+func (tx *Tx) PurchaseCustomer(ctx context.Context, tenantID, by, value, externalID string) (*kopilka.Customer, string, error) {
+	var existing sql.NullString
+	c, err := tx.customerByRef(ctx, tenantID, by, value, true,
+		`, (SELECT p.id FROM purchases p WHERE p.tenant_id = c.tenant_id AND p.external_id = $4)`, []any{externalID}, &existing)
+	return c, existing.String, err
 }
 
 // LockCustomer takes the row lock that serialises a customer's points.
@@ -101,10 +112,17 @@ func (tx *Tx) LockCustomer(ctx context.Context, tenantID, id string) (*kopilka.C
 
 // CustomerByRef finds a customer by id, card or phone in one query.
 func (tx *Tx) CustomerByRef(ctx context.Context, tenantID, by, value string, lock bool) (*kopilka.Customer, error) {
-	q, ok := customerByRefSQL[by]
+	return tx.customerByRef(ctx, tenantID, by, value, lock, "", nil)
+}
+
+// customerByRef runs the lookup with extra select-list SQL (using $4…)
+// whose values scan into extraDest.
+func (tx *Tx) customerByRef(ctx context.Context, tenantID, by, value string, lock bool, extraSQL string, extraArgs []any, extraDest ...any) (*kopilka.Customer, error) {
+	from, ok := customerByRefFrom[by]
 	if !ok {
 		return nil, fmt.Errorf("customer by %q: unknown reference", by)
 	}
+	q := `SELECT ` + customerRefColumns + extraSQL + from
 	if lock && tx.db.d.name() == "postgres" {
 		q += " FOR UPDATE OF c"
 		if tx.batched {
@@ -113,7 +131,9 @@ func (tx *Tx) CustomerByRef(ctx context.Context, tenantID, by, value string, loc
 	}
 	c := &kopilka.Customer{TenantID: tenantID}
 	var kind, tags string
-	if err := tx.row(ctx, q, tenantID, value, micros(tx.now)).Scan(&c.ID, &kind, &c.Debt, &c.PurchasesTotal, &c.Group, &tags, &c.Spendable); err != nil {
+	args := append([]any{tenantID, value, micros(tx.now)}, extraArgs...)
+	dest := append([]any{&c.ID, &kind, &c.Debt, &c.PurchasesTotal, &c.Group, &tags, &c.Spendable}, extraDest...)
+	if err := tx.row(ctx, q, args...).Scan(dest...); err != nil {
 		return nil, wrap("customer by "+by, err)
 	}
 	c.Kind = kopilka.CustomerKind(kind)
