@@ -59,7 +59,8 @@ Usage:
   kopilka version
 
 The database is ./kopilka.db (SQLite) unless --db or KOPILKA_DB names a file
-or a postgres:// URL. Every flag has a KOPILKA_* environment twin.
+or a postgres:// URL. Most flags have a KOPILKA_* environment twin
+(see the README).
 `
 
 // Run runs the program with env.Args (without the program name).
