@@ -43,7 +43,10 @@ func (postgres) committers(asked int) int {
 	if asked > 0 {
 		return asked
 	}
-	return 4 * runtime.GOMAXPROCS(0)
+	// Measured with kopilka bench (32 cashiers, 2 cores): throughput grew
+	// from 2 to 8 to 16 to 32 committers; the database waits on round
+	// trips, not on CPU, so more sessions in parallel pay.
+	return min(16*runtime.GOMAXPROCS(0), 64)
 }
 func (postgres) readTxOptions() *sql.TxOptions {
 	return &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
@@ -91,7 +94,7 @@ func (db *DB) openPostgres(url string) error {
 	if err != nil {
 		return fmt.Errorf("open postgres: %w", err)
 	}
-	readers := 4 * runtime.GOMAXPROCS(0)
+	readers := min(16*runtime.GOMAXPROCS(0), 64)
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	db.w, db.r = w, r
