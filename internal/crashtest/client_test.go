@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 )
 
@@ -111,8 +112,10 @@ func (c *client) createCustomer(ctx context.Context, name string) (string, error
 
 // balance is the part of GET /v1/customers/{id}/balance the oracle uses.
 type balance struct {
-	Available int64 `json:"available"`
-	Pending   int64 `json:"pending"`
+	Available      int64 `json:"available"`
+	Pending        int64 `json:"pending"`
+	Reserved       int64 `json:"reserved"`
+	PurchasesTotal int64 `json:"purchases_total"`
 }
 
 func (c *client) balance(ctx context.Context, customer string) (balance, error) {
@@ -129,6 +132,7 @@ type ledgerOp struct {
 	Status     string
 	Amount     int64
 	ExternalID string
+	PurchaseID string
 }
 
 // operations pages through every operation of a customer.
@@ -148,6 +152,7 @@ func (c *client) operations(ctx context.Context, customer string) ([]ledgerOp, e
 				Status     string  `json:"status"`
 				Amount     int64   `json:"amount"`
 				ExternalID *string `json:"external_id"`
+				PurchaseID *string `json:"purchase_id"`
 			} `json:"items"`
 			NextCursor *string `json:"next_cursor"`
 		}
@@ -159,6 +164,9 @@ func (c *client) operations(ctx context.Context, customer string) ([]ledgerOp, e
 			if it.ExternalID != nil {
 				op.ExternalID = *it.ExternalID
 			}
+			if it.PurchaseID != nil {
+				op.PurchaseID = *it.PurchaseID
+			}
 			out = append(out, op)
 		}
 		if page.NextCursor == nil || *page.NextCursor == "" {
@@ -168,15 +176,37 @@ func (c *client) operations(ctx context.Context, customer string) ([]ledgerOp, e
 	}
 }
 
-// ledgerView is what the oracle reads back through the API after a run.
-type ledgerView struct {
-	Ops      []ledgerOp
-	Balances map[string]balance // by customer id
+// purchase looks a purchase up by its external_id; nil when there is
+// none (404 not_found).
+func (c *client) purchase(ctx context.Context, externalID string) (*purchaseView, error) {
+	path := "/v1/purchases?external_id=" + url.QueryEscape(externalID)
+	a := c.send(ctx, http.MethodGet, path, "", nil)
+	switch {
+	case a.err != nil:
+		return nil, fmt.Errorf("GET %s: %w", path, a.err)
+	case a.status == http.StatusNotFound && a.code() == "not_found":
+		return nil, nil
+	case a.status != http.StatusOK:
+		return nil, fmt.Errorf("GET %s = %s, want 200 or 404", path, a)
+	}
+	var p purchaseView
+	if err := json.Unmarshal(a.body, &p); err != nil || p.ExternalID != externalID {
+		return nil, fmt.Errorf("GET %s = %s, want the purchase (%v)", path, a.body, err)
+	}
+	return &p, nil
 }
 
-// readLedger reads every operation and balance of the customers.
-func (c *client) readLedger(ctx context.Context, customers []string) (ledgerView, error) {
-	lv := ledgerView{Balances: map[string]balance{}}
+// ledgerView is what the oracle reads back through the API after a run.
+type ledgerView struct {
+	Ops       []ledgerOp
+	Balances  map[string]balance       // by customer id
+	Purchases map[string]*purchaseView // by external_id; absent: none
+}
+
+// readLedger reads every operation and balance of the customers and the
+// purchases with the external_ids (8 lookups at a time).
+func (c *client) readLedger(ctx context.Context, customers, purchaseExts []string) (ledgerView, error) {
+	lv := ledgerView{Balances: map[string]balance{}, Purchases: map[string]*purchaseView{}}
 	for _, id := range customers {
 		ops, err := c.operations(ctx, id)
 		if err != nil {
@@ -189,5 +219,31 @@ func (c *client) readLedger(ctx context.Context, customers []string) (ledgerView
 		}
 		lv.Balances[id] = b
 	}
-	return lv, nil
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	exts := make(chan string)
+	for range 8 {
+		wg.Go(func() {
+			for ext := range exts {
+				p, err := c.purchase(ctx, ext)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+				}
+				if p != nil {
+					lv.Purchases[ext] = p
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, ext := range purchaseExts {
+		exts <- ext
+	}
+	close(exts)
+	wg.Wait()
+	return lv, first
 }

@@ -32,10 +32,10 @@ func TestKill9(t *testing.T) {
 			l.wait()
 			h.report(l, rs)
 			h.checkLoad(l)
-			h.checkOracle(l)
+			vs := h.checkOracle(l)
 			h.diagnose(l) // stops the server when operations stayed unresolved: the test failed already
 			if h.srv.running() {
-				h.negativeControl(l)
+				h.negativeControl(l, vs)
 			}
 			h.finish()
 		})

@@ -3,9 +3,11 @@ package crashtest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -26,8 +28,8 @@ type harness struct {
 	customers []string
 }
 
-// newHarness makes a database, a tenant and n customers at zero points,
-// and starts the server.
+// newHarness makes a database, a tenant with the battery's programme
+// (programJSON) and n customers at zero points, and starts the server.
 func newHarness(t *testing.T, dialect string, n int) *harness {
 	t.Helper()
 	bin := kopilkaBinary(t)
@@ -37,6 +39,9 @@ func newHarness(t *testing.T, dialect string, n int) *harness {
 	h.srv.start()
 	h.c = newClient(h.srv.addr, key)
 	ctx := t.Context()
+	if a := h.c.send(ctx, http.MethodPut, "/v1/program", "", []byte(programJSON)); a.err != nil || a.status != http.StatusOK {
+		t.Fatalf("PUT /v1/program = %v, want 200", a)
+	}
 	for i := range n {
 		id, err := h.c.createCustomer(ctx, fmt.Sprintf("c%02d", i))
 		if err != nil {
@@ -155,8 +160,8 @@ func (h *harness) runFaults(l *load, faults []fault) []*restart {
 	return rs
 }
 
-// awaitInflight waits, for at most limit, until an adjustment is in
-// flight, so that the fault hits the server while it works; it returns
+// awaitInflight waits, for at most limit, until a state-changing request
+// is in flight, so that the fault hits the server while it works; it returns
 // how many were in flight. Polling is the only way to watch a moment of a
 // running load.
 func awaitInflight(l *load, limit time.Duration) int64 {
@@ -175,33 +180,68 @@ func (h *harness) report(l *load, rs []*restart) {
 	t := h.t
 	t.Helper()
 	hist := l.history()
-	var okN, refusedN, afterUnknown, replayedAfterUnknown int
+	type figures struct{ sent, ok, refused, rejected, unresolved, attempts, afterUnknown, replayedAfterUnknown int }
+	var by [numKinds]figures
+	var redeemNone, redeemInt, redeemMax, redeemed, fullRefunds, debtRefunds int
 	for _, r := range hist {
+		f := &by[r.Kind]
+		f.sent++
+		f.attempts += r.Attempts
 		switch r.Outcome {
 		case ok:
-			okN++
+			f.ok++
 		case refused:
-			refusedN++
+			f.refused++
+		case rejected:
+			f.rejected++
+		default:
+			f.unresolved++
 		}
 		if r.Unknowns > 0 {
-			afterUnknown++
+			f.afterUnknown++
 			if r.Replayed {
-				replayedAfterUnknown++
+				f.replayedAfterUnknown++
+			}
+		}
+		switch {
+		case r.Kind.creates() && r.Redeem == "":
+			redeemNone++
+		case r.Kind.creates() && r.Redeem == "max":
+			redeemMax++
+		case r.Kind.creates():
+			redeemInt++
+		}
+		if r.Kind.creates() && r.Outcome == ok && r.Purchase.Redeem > 0 {
+			redeemed++
+		}
+		if r.Kind == kindRefund && r.Outcome == ok {
+			if r.RefundLines == nil {
+				fullRefunds++
+			}
+			if r.Refund.Debt > 0 {
+				debtRefunds++
 			}
 		}
 	}
 	secs := l.cfg.Duration.Seconds()
-	t.Logf("%s load: %.0f s offered at %.0f/s by %d workers, seed %#x: %d adjustments sent (%.0f/s): %d ok, %d refused; "+
-		"%d resolved after an unknown outcome (%d of them by a replayed answer)",
-		h.dialect, secs, l.cfg.Rate, l.cfg.Workers, l.cfg.Seed, len(hist), float64(len(hist))/secs, okN, refusedN,
-		afterUnknown, replayedAfterUnknown)
+	t.Logf("%s load: %.0f s offered at %.0f/s by %d workers, seed %#x: %d requests sent (%.0f/s)",
+		h.dialect, secs, l.cfg.Rate, l.cfg.Workers, l.cfg.Seed, len(hist), float64(len(hist))/secs)
+	for k, f := range by {
+		t.Logf("%s   %-10s sent %5d: ok %5d, refused %4d, rejected %d, unresolved %d; %5d attempts; "+
+			"%d resolved after an unknown outcome (%d by a replayed answer)", h.dialect, opKind(k), f.sent, f.ok, f.refused,
+			f.rejected, f.unresolved, f.attempts, f.afterUnknown, f.replayedAfterUnknown)
+	}
+	t.Logf("%s purchases: redeem none %d, integer %d, max %d; %d acknowledged with points redeemed; "+
+		"refunds: %d full, %d by lines, %d left a debt; %d orders left pending, %d purchases left with something to refund",
+		h.dialect, redeemNone, redeemInt, redeemMax, redeemed, fullRefunds, by[kindRefund].ok-fullRefunds, debtRefunds,
+		l.pending.size(), l.complete.size())
 	t.Logf("%s counters: %v", h.dialect, &l.total)
 	for _, r := range rs {
 		first := "none"
 		if ns := r.first2xx.Load(); ns > 0 {
 			first = time.Duration(ns).Round(time.Millisecond).String()
 		}
-		msg := fmt.Sprintf("%s %v %d at +%v: %d adjustments in flight", h.dialect, r.fault.sig, r.n,
+		msg := fmt.Sprintf("%s %v %d at +%v: %d requests in flight", h.dialect, r.fault.sig, r.n,
 			r.at.Round(time.Millisecond), r.inflight)
 		if r.fault.sig == syscall.SIGTERM {
 			msg += fmt.Sprintf("; exited after %v (%v); clients meanwhile got: %v",
@@ -210,7 +250,7 @@ func (h *harness) report(l *load, rs []*restart) {
 		if r.check != "" {
 			msg += "; integrity_check " + r.check
 		}
-		t.Logf("%s; restarted: listening after %v, /healthz 200 after %v, first 201 after %v", msg,
+		t.Logf("%s; restarted: listening after %v, /healthz 200 after %v, first 2xx after %v", msg,
 			r.start.listening.Round(time.Millisecond), r.start.healthy.Round(time.Millisecond), first)
 	}
 	for _, s := range l.badAnswers() {
@@ -253,15 +293,34 @@ func (h *harness) checkLoad(l *load) {
 	}
 }
 
-// checkOracle reads the ledger back and applies the oracle (O1–O3).
-func (h *harness) checkOracle(l *load) {
+// readBack reads the ledger, balances and purchases back and applies the
+// oracle.
+func (h *harness) readBack(l *load) ([]violation, ledgerView, error) {
+	hist := l.history()
+	var exts []string
+	for _, r := range hist {
+		if r.Kind.creates() {
+			exts = append(exts, r.ExternalID)
+		}
+	}
+	lv, err := h.c.readLedger(h.t.Context(), h.customers, exts)
+	if err != nil {
+		return nil, lv, err
+	}
+	return check(hist, h.customers, lv), lv, nil
+}
+
+// checkOracle reads the ledger back and applies the oracle (O1–O3); it
+// returns the violations.
+func (h *harness) checkOracle(l *load) []violation {
 	t := h.t
 	t.Helper()
-	lv, err := h.c.readLedger(t.Context(), h.customers)
+	begin := time.Now()
+	vs, lv, err := h.readBack(l)
 	if err != nil {
 		t.Fatalf("read the ledger back: %v", err)
 	}
-	vs := check(l.history(), h.customers, lv)
+	took := time.Since(begin)
 	for i, v := range vs {
 		if i == 30 {
 			t.Errorf("… and %d more violations", len(vs)-i)
@@ -269,49 +328,80 @@ func (h *harness) checkOracle(l *load) {
 		}
 		t.Errorf("%s oracle: %v", h.dialect, v)
 	}
-	t.Logf("%s oracle: %d adjustments against %d ledger operations of %d customers: %d violations",
-		h.dialect, len(l.history()), len(lv.Ops), len(h.customers), len(vs))
+	t.Logf("%s oracle: %d requests against %d ledger operations and %d purchases of %d customers (read back in %v): %d violations",
+		h.dialect, len(l.history()), len(lv.Ops), len(lv.Purchases), len(h.customers), took.Round(time.Millisecond), len(vs))
+	return vs
 }
 
-// negativeControl replays an operation the server acknowledged under a new
-// Idempotency-Key and external_id — what a client that defeats
-// deduplication does after an unknown outcome — and requires the oracle
-// to see the double effect.
-func (h *harness) negativeControl(l *load) {
+// negativeControl does, one after the other, what a client that defeats
+// deduplication does after an unknown outcome — it sends an acknowledged
+// request again under a new Idempotency-Key and a new external_id — and
+// requires the oracle to see each double effect: an adjustment credited
+// twice, a sale registered twice, a refund made twice. before is what the
+// oracle found before the controls (checkOracle).
+func (h *harness) negativeControl(l *load, before []violation) {
 	t := h.t
 	t.Helper()
-	var rec *opRecord
+	ctx := t.Context()
+	seen := map[string]bool{}
+	for _, v := range before {
+		seen[v.String()] = true
+	}
+	// control sends the request and checks the oracle's new findings of
+	// the customer include want.
+	control := func(name, customer, path, key string, body []byte, status int, want ...string) {
+		t.Helper()
+		a := h.c.send(ctx, http.MethodPost, path, key, body)
+		if a.err != nil || a.status != status {
+			t.Fatalf("negative control %s: POST %s %s under a new key = %v, want %d", name, path, body, a, status)
+		}
+		vs, _, err := h.readBack(l)
+		if err != nil {
+			t.Fatalf("negative control %s: read the ledger back: %v", name, err)
+		}
+		found := map[string]bool{}
+		for _, v := range vs {
+			if !seen[v.String()] && v.CustomerID == customer {
+				found[v.Kind] = true
+			}
+			seen[v.String()] = true
+		}
+		for _, k := range want {
+			if !found[k] {
+				t.Errorf("negative control %s: the oracle found %v, want %v", name, slices.Sorted(maps.Keys(found)), want)
+				break
+			}
+		}
+		t.Logf("%s negative control: %s; the oracle found %v", h.dialect, name, slices.Sorted(maps.Keys(found)))
+	}
+
+	var adj, sale *opRecord
 	for _, r := range l.history() {
-		if r.Outcome == ok && r.Amount > 0 {
-			rec = r
-			break
+		switch {
+		case adj == nil && r.Kind == kindAdjust && r.Outcome == ok && r.Amount > 0:
+			adj = r
+		case sale == nil && r.Kind == kindSale && r.Outcome == ok && r.Redeem == "" && r.Purchase.Accrue > 0:
+			sale = r
 		}
 	}
-	if rec == nil {
-		t.Fatal("negative control: no acknowledged credit to replay")
+	if adj == nil || sale == nil {
+		t.Fatalf("negative control: no acknowledged credit (%v) or sale without redemption (%v) to replay", adj != nil, sale != nil)
 	}
-	ext := rec.ExternalID + "-dup"
-	a := h.c.send(t.Context(), http.MethodPost, "/v1/customers/"+rec.CustomerID+"/adjustments", rec.Key+"-dup",
-		adjustmentBody(rec.Amount, ext))
-	if a.err != nil || a.status != http.StatusCreated {
-		t.Fatalf("negative control: POST adjustment %s again under a new key = %v, want 201", rec.ExternalID, a)
+	control(fmt.Sprintf("adjustment %s credited again under a new key and external_id", adj.ExternalID), adj.CustomerID,
+		"/v1/customers/"+adj.CustomerID+"/adjustments", adj.Key+"-dup", adjustmentBody(adj.Amount, adj.ExternalID+"-dup"),
+		http.StatusCreated, "balance", "unacknowledged")
+	control(fmt.Sprintf("sale %s registered again under a new key and external_id", sale.ExternalID), sale.CustomerID,
+		"/v1/purchases", sale.Key+"-dup", purchaseBody(sale.CustomerID, sale.Lines, "", sale.ExternalID+"-dup", true),
+		http.StatusCreated, "balance", "unacknowledged")
+
+	tg := l.complete.take(rand.New(rand.NewPCG(l.cfg.Seed, 3)))
+	if tg == nil {
+		t.Fatal("negative control: no complete purchase left with something to refund")
 	}
-	lv, err := h.c.readLedger(t.Context(), h.customers)
-	if err != nil {
-		t.Fatalf("negative control: read the ledger back: %v", err)
-	}
-	found := map[string]bool{}
-	for _, v := range check(l.history(), h.customers, lv) {
-		if v.CustomerID == rec.CustomerID {
-			found[v.Kind] = true
-		}
-	}
-	if !found["balance"] || !found["unacknowledged"] {
-		t.Errorf("negative control: check after a double credit of %s found %v, want balance and unacknowledged",
-			rec.ExternalID, found)
-	}
-	t.Logf("%s negative control: %s credited again under a new key and external_id; the oracle found %v",
-		h.dialect, rec.ExternalID, found)
+	lines := expectedRefundLines(tg, nil)[:1]
+	control(fmt.Sprintf("line %d of purchase %s refunded without an acknowledged request", lines[0].Line, tg.create.ExternalID),
+		tg.create.CustomerID, "/v1/purchases/"+tg.create.Purchase.ID+"/refunds", tg.create.Key+"-refund-dup",
+		refundBody(tg.create.ExternalID+"-refund-dup", lines), http.StatusCreated, "refund_mismatch")
 }
 
 // diagnose, when operations stayed unresolved, asks the server for a

@@ -2,7 +2,6 @@ package crashtest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -25,9 +24,9 @@ type loadConfig struct {
 type stat int
 
 const (
-	statAttempts     stat = iota // HTTP attempts at adjustments
-	statOK                       // 201
-	statRefused                  // 422 insufficient_points
+	statAttempts     stat = iota // HTTP attempts at state-changing requests
+	statOK                       // 200/201 of a state-changing request
+	statRefused                  // 422 insufficient_points or redeem_limit_exceeded
 	statRejected                 // other definitive answers
 	statConnErrors               // no answer at all
 	statUnavailable              // 503
@@ -35,12 +34,13 @@ const (
 	statReplayed                 // answers with Idempotent-Replayed: true
 	statDropped                  // offered operations no worker was free to take
 	statReads                    // balance reads
-	statNegative                 // balance reads below zero
+	statNegative                 // balance reads below zero that no refund explains
+	statDebt                     // balance reads below zero after a refund of the customer (a debt)
 	numStats
 )
 
 var statNames = [numStats]string{"attempts", "ok", "refused", "rejected", "conn_errors", "503", "other_5xx",
-	"replayed", "dropped", "balance_reads", "negative_balances"}
+	"replayed", "dropped", "balance_reads", "negative_balances", "debt_reads"}
 
 // counters is one set of load counters.
 type counters [numStats]atomic.Int64
@@ -61,17 +61,19 @@ type restart struct {
 	n        int
 	fault    fault
 	at       time.Duration // when the fault happened, since the load began
-	inflight int64         // adjustment attempts in flight at that moment
+	inflight int64         // state-changing attempts in flight at that moment
 	exit     exit          // SIGTERM only
 	window   *counters     // SIGTERM only: what clients got between the signal and the exit
 	check    string        // SQLite integrity_check between the fault and the restart
 	begin    time.Time     // when the new process was started
 	start    startInfo
-	first2xx atomic.Int64 // ns from begin to the first 201 of the new process; 0: none yet
+	first2xx atomic.Int64 // ns from begin to the first 2xx of the new process; 0: none yet
 }
 
-// load offers a bounded, seeded mix of adjustments and balance reads at a
-// fixed rate to a pool of workers and records every adjustment's history.
+// load offers a bounded, seeded mix of adjustments, purchases (sales,
+// and orders later confirmed or cancelled), refunds and balance reads at
+// a fixed rate to a pool of workers and records every state-changing
+// request's history.
 type load struct {
 	cfg       loadConfig
 	c         *client
@@ -79,6 +81,17 @@ type load struct {
 
 	mu   sync.Mutex
 	hist []*opRecord
+
+	// Acknowledged purchases waiting for a later request: orders to
+	// confirm or cancel, complete purchases with something left to refund.
+	pending, complete pool
+	// estimate is, per customer, the available points the acknowledged
+	// answers add up to: stale under concurrency, good enough to ask for
+	// redemptions the customer can likely afford.
+	estimate map[string]*atomic.Int64
+	// refunding is set, per customer, before its first refund is sent:
+	// from then on a refund's revocation may take its balance below zero.
+	refunding map[string]*atomic.Bool
 
 	total    counters
 	window   atomic.Pointer[counters] // also counted into while set (the SIGTERM window)
@@ -93,31 +106,41 @@ type load struct {
 	done  chan struct{}
 }
 
-// job is one offered operation: an adjustment, or a balance read when rec
-// is nil.
+// job is one offered operation: its number, kind and customer (for a
+// confirm, cancel or refund the worker picks the purchase when it takes
+// the job) and the seed of its own parameters.
 type job struct {
-	rec      *opRecord
+	n        int
+	kind     opKind
+	read     bool // a balance read instead
 	customer string
+	seed     uint64
 }
 
 // startLoad begins offering operations; wait waits until every one is
 // resolved or the grace period is over.
 func startLoad(ctx context.Context, cfg loadConfig, c *client, customers []string) *load {
-	l := &load{cfg: cfg, c: c, customers: customers, begin: time.Now(), done: make(chan struct{})}
+	l := &load{cfg: cfg, c: c, customers: customers, begin: time.Now(), done: make(chan struct{}),
+		estimate: map[string]*atomic.Int64{}, refunding: map[string]*atomic.Bool{}}
+	for _, id := range customers {
+		l.estimate[id], l.refunding[id] = new(atomic.Int64), new(atomic.Bool)
+	}
 	jobs := make(chan job, 2*cfg.Workers)
 	deadline := l.begin.Add(cfg.Duration + cfg.Grace)
 	var wg sync.WaitGroup
 	for range cfg.Workers {
 		wg.Go(func() {
 			for j := range jobs {
-				if j.rec == nil {
+				if j.read {
 					l.read(ctx, j.customer)
 					continue
 				}
+				rec, t := l.materialise(j)
 				l.mu.Lock()
-				l.hist = append(l.hist, j.rec)
+				l.hist = append(l.hist, rec)
 				l.mu.Unlock()
-				l.execute(ctx, j.rec, deadline)
+				l.execute(ctx, rec, t, deadline)
+				l.after(rec, t)
 			}
 		})
 	}
@@ -132,7 +155,7 @@ func startLoad(ctx context.Context, cfg loadConfig, c *client, customers []strin
 // wait returns when the load is over.
 func (l *load) wait() { <-l.done }
 
-// history returns the records of the adjustments sent; call it after wait.
+// history returns the records of the requests sent; call it after wait.
 func (l *load) history() []*opRecord {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -169,34 +192,92 @@ func (l *load) offer(ctx context.Context, jobs chan<- job) {
 	}
 }
 
-// next makes the n-th operation: 5% balance reads, half of the rest
-// credits of 1–50 points, the others debits of 1–60 points, so balances
-// hover near zero and the server often refuses with insufficient_points.
+// next makes the n-th operation: its kind from the mix (mixKind), a
+// customer, and a seed for its parameters.
 func (l *load) next(rng *rand.Rand, n int) job {
-	customer := l.customers[rng.IntN(len(l.customers))]
-	if rng.IntN(100) < 5 {
-		return job{customer: customer}
-	}
-	amount := int64(100 + rng.IntN(4901))
-	if rng.IntN(2) == 0 {
-		amount = -int64(100 + rng.IntN(5901))
-	}
-	id := fmt.Sprintf("%x-%d", l.cfg.Seed, n)
-	return job{customer: customer, rec: &opRecord{N: n, CustomerID: customer, Amount: amount,
-		Key: "key-" + id, ExternalID: "ext-" + id}}
+	kind, read := mixKind(rng)
+	return job{n: n, kind: kind, read: read, customer: l.customers[rng.IntN(len(l.customers))], seed: rng.Uint64()}
 }
 
-func adjustmentBody(amount int64, externalID string) []byte {
-	b, _ := json.Marshal(map[string]any{"amount": amount, "reason": "crash test", "external_id": externalID})
-	return b
+// materialise turns a job into the record of its request: adjustments of
+// +1..+50 or -1..-60 points (so balances hover near zero and the server
+// often refuses), sales and orders of 1–3 lines with or without a
+// redemption, and a confirm, cancel or refund of a purchase it takes from
+// a pool (t), or a sale when the pool is empty.
+func (l *load) materialise(j job) (*opRecord, *target) {
+	rng := rand.New(rand.NewPCG(j.seed, uint64(j.n)))
+	id := fmt.Sprintf("%x-%d", l.cfg.Seed, j.n)
+	rec := &opRecord{N: j.n, Kind: j.kind, CustomerID: j.customer, Key: "key-" + id}
+	var t *target
+	switch j.kind {
+	case kindConfirm, kindCancel:
+		t = l.pending.take(rng)
+	case kindRefund:
+		t = l.complete.take(rng)
+	}
+	if t == nil && (j.kind == kindConfirm || j.kind == kindCancel || j.kind == kindRefund) {
+		rec.Kind = kindSale
+	}
+	if t != nil {
+		rec.CustomerID, rec.PurchaseID, rec.PurchaseExt = t.create.CustomerID, t.create.Purchase.ID, t.create.ExternalID
+	}
+	switch rec.Kind {
+	case kindAdjust:
+		rec.ExternalID = "adj-" + id
+		rec.Amount = int64(100 + rng.IntN(4901))
+		if rng.IntN(2) == 0 {
+			rec.Amount = -int64(100 + rng.IntN(5901))
+		}
+	case kindSale, kindOrder:
+		rec.ExternalID = "pur-" + id
+		rec.Lines = receipt(rng)
+		rec.Redeem = redeemFor(rng, l.estimate[rec.CustomerID].Load())
+	case kindRefund:
+		rec.ExternalID = "ref-" + id
+		rec.RefundLines = refundLinesFor(rng, t)
+		l.refunding[rec.CustomerID].Store(true)
+	}
+	return rec, t
 }
 
-// execute sends an adjustment and retries an unknown outcome with the same
+// after does the client's bookkeeping of a finished request: the
+// estimate of the customer's points, and the pools. A target whose
+// request did not end with an acknowledgement leaves the pools for good.
+func (l *load) after(rec *opRecord, t *target) {
+	if rec.Outcome != ok {
+		return
+	}
+	est := l.estimate[rec.CustomerID]
+	switch rec.Kind {
+	case kindAdjust:
+		est.Add(rec.Amount)
+	case kindSale:
+		est.Add(rec.Purchase.Accrue - rec.Purchase.Redeem)
+		l.complete.put(newTarget(rec))
+	case kindOrder:
+		est.Add(-rec.Purchase.Redeem)
+		l.pending.put(newTarget(rec))
+	case kindConfirm:
+		est.Add(t.create.Purchase.Accrue)
+		l.complete.put(t)
+	case kindCancel:
+		est.Add(t.create.Purchase.Redeem)
+	case kindRefund:
+		est.Add(rec.Refund.PointsReturned - rec.Refund.PointsRevoked)
+		for _, rl := range rec.Refund.Lines {
+			t.refunded[rl.Line-1] += rl.Quantity
+		}
+		if !t.exhausted() {
+			l.complete.put(t)
+		}
+	}
+}
+
+// execute sends a request and retries an unknown outcome with the same
 // key and body, with a bounded back-off, until it is definitive or the
 // deadline passes.
-func (l *load) execute(ctx context.Context, rec *opRecord, deadline time.Time) {
-	body := adjustmentBody(rec.Amount, rec.ExternalID)
-	path := "/v1/customers/" + rec.CustomerID + "/adjustments"
+func (l *load) execute(ctx context.Context, rec *opRecord, t *target, deadline time.Time) {
+	path, body := rec.request()
 	backoff := 10 * time.Millisecond
 	for {
 		rec.Attempts++
@@ -204,7 +285,7 @@ func (l *load) execute(ctx context.Context, rec *opRecord, deadline time.Time) {
 		l.inflight.Add(1)
 		a := l.c.send(ctx, http.MethodPost, path, rec.Key, body)
 		l.inflight.Add(-1)
-		if l.settle(rec, a) {
+		if l.settle(rec, t, a) {
 			return
 		}
 		rec.Unknowns++
@@ -221,7 +302,7 @@ func (l *load) execute(ctx context.Context, rec *opRecord, deadline time.Time) {
 }
 
 // settle records an attempt's answer and reports whether it is definitive.
-func (l *load) settle(rec *opRecord, a answer) bool {
+func (l *load) settle(rec *opRecord, t *target, a answer) bool {
 	if a.err == nil && a.replayed {
 		l.count(statReplayed)
 	}
@@ -229,56 +310,51 @@ func (l *load) settle(rec *opRecord, a answer) bool {
 	case a.err != nil:
 		l.count(statConnErrors)
 		return false
-	case a.status == http.StatusCreated:
-		var op struct {
-			ID         string `json:"id"`
-			CustomerID string `json:"customer_id"`
-			Amount     int64  `json:"amount"`
-			ExternalID string `json:"external_id"`
-		}
-		if err := json.Unmarshal(a.body, &op); err != nil || op.ID == "" || op.Amount != rec.Amount ||
-			op.ExternalID != rec.ExternalID || op.CustomerID != rec.CustomerID {
-			l.reject(rec, a)
-			return true
-		}
-		l.count(statOK)
-		rec.Outcome, rec.OpID, rec.Replayed = ok, op.ID, a.replayed
-		if r := l.epoch.Load(); r != nil {
-			r.first2xx.CompareAndSwap(0, int64(time.Since(r.begin)))
-		}
-		return true
-	case a.status == http.StatusUnprocessableEntity && a.code() == "insufficient_points":
-		l.count(statRefused)
-		rec.Outcome, rec.Replayed = refused, a.replayed
-		return true
 	case a.status == http.StatusServiceUnavailable:
 		l.count(statUnavailable)
 		return false
 	case a.status >= 500:
 		l.count(statServerErrors)
-		l.sample(fmt.Sprintf("op %d: %s", rec.N, a))
+		l.sample(fmt.Sprintf("%s %d: %s", rec.Kind, rec.N, a))
 		return false
 	}
-	l.reject(rec, a)
+	o, why := settleDefinitive(rec, t, a)
+	rec.Outcome, rec.Replayed = o, a.replayed
+	switch o {
+	case ok:
+		l.count(statOK)
+		if r := l.epoch.Load(); r != nil {
+			r.first2xx.CompareAndSwap(0, int64(time.Since(r.begin)))
+		}
+	case refused:
+		l.count(statRefused)
+	default:
+		l.reject(rec, a, why)
+	}
 	return true
 }
 
-func (l *load) reject(rec *opRecord, a answer) {
+func (l *load) reject(rec *opRecord, a answer, why string) {
 	l.count(statRejected)
-	rec.Outcome, rec.Answer = rejected, a.String()
-	l.sample(fmt.Sprintf("op %d: %s", rec.N, a))
+	rec.Outcome, rec.Answer = rejected, a.String()+" ("+why+")"
+	l.sample(fmt.Sprintf("%s %d: %s (%s)", rec.Kind, rec.N, a, why))
 }
 
-// read checks a balance is never seen below zero (O3).
+// read checks a balance is never seen below zero (O3): pending and
+// reserved never, available only once a refund of the customer was sent
+// (a revocation of spent points leaves a debt).
 func (l *load) read(ctx context.Context, customer string) {
 	b, err := l.c.balance(ctx, customer)
 	if err != nil {
 		return // a read during an outage; nothing to learn
 	}
 	l.count(statReads)
-	if b.Available < 0 || b.Pending < 0 {
+	switch {
+	case b.Pending < 0 || b.Reserved < 0 || (b.Available < 0 && !l.refunding[customer].Load()):
 		l.count(statNegative)
 		l.sample(fmt.Sprintf("balance of %s below zero: %+v", customer, b))
+	case b.Available < 0:
+		l.count(statDebt)
 	}
 }
 
