@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/kopilka/kopilka/internal/kopilka"
@@ -56,6 +57,10 @@ var titles = map[kopilka.Code]string{
 	kopilka.CodeInternal:             "Internal error",
 }
 
+// StatusClientClosed is what the access log and metrics record for a
+// request whose client went away before the answer.
+const StatusClientClosed = 499
+
 // problemFor turns an error into a problem. Errors without a code are
 // internal and carry no detail.
 func problemFor(err error, instance string) Problem {
@@ -74,6 +79,15 @@ func problemFor(err error, instance string) Problem {
 // problem writes err as problem+json; the one place errors leave the API.
 // Internal errors are logged here, once, and shown without detail.
 func (h *Handler) problem(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil && errors.Is(err, r.Context().Err()) {
+		// The client went away (timed out, disconnected) and its request's
+		// context ended the work: nobody reads this answer. 499, as proxies
+		// name it, keeps it out of the 5xx counts; the client retries with
+		// its Idempotency-Key.
+		h.log.InfoContext(r.Context(), "client gone", "method", r.Method, "path", r.URL.Path)
+		w.WriteHeader(StatusClientClosed)
+		return
+	}
 	p := problemFor(err, r.URL.Path)
 	if p.Status >= 500 {
 		h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "code", p.Code, "err", err)
