@@ -152,7 +152,6 @@ func debit(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka.
 
 // hold writes op (pending, amount negative) reserving points: they leave
 // the available balance at once and wait in held until post or void.
-//
 func hold(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka.Operation) error {
 	takes, err := takeLots(ctx, tx, c, -op.Amount)
 	if err != nil {
@@ -171,7 +170,6 @@ func hold(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka.O
 }
 
 // postHold completes a pending redemption: the held points are redeemed.
-//
 func postHold(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka.Operation) error {
 	if err := tx.FinishOperation(ctx, c.TenantID, op.ID, kopilka.StatusComplete, ledger.Move(ledger.Held, ledger.Redeemed, c.ID, -op.Amount)); err != nil {
 		return err
@@ -182,7 +180,6 @@ func postHold(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopil
 
 // voidHold cancels a pending redemption: the points go back to their lots
 // (and expire at the next run if their lots' time has passed meanwhile).
-//
 func voidHold(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka.Operation) error {
 	holds, err := tx.OperationHolds(ctx, c.TenantID, op.ID)
 	if err != nil {

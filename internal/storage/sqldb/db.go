@@ -113,8 +113,30 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 			return nil, err
 		}
 	}
+	if db.d.name() == "postgres" {
+		// Open the pools' connections now rather than under the first
+		// load: a new PostgreSQL session costs a process start.
+		warm(ctx, db.w, db.d.committers(db.opts.Committers))
+		warm(ctx, db.r, 8)
+	}
 	db.start()
 	return db, nil
+}
+
+// warm opens n connections of pool at once and leaves them idle.
+func warm(ctx context.Context, pool *sql.DB, n int) {
+	conns := make([]*sql.Conn, 0, n)
+	for range n {
+		c, err := pool.Conn(ctx)
+		if err != nil {
+			break
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		_ = c.PingContext(ctx)
+		_ = c.Close()
+	}
 }
 
 func (db *DB) migrate(ctx context.Context) error {
