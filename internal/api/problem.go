@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/kopilka/kopilka/internal/kopilka"
+	"github.com/kopilka/kopilka/internal/loyalty"
 )
 
 // Problem is an RFC 9457 problem document with Kopilka's stable code.
@@ -65,6 +66,9 @@ const StatusClientClosed = 499
 // internal and carry no detail.
 func problemFor(err error, instance string) Problem {
 	code := kopilka.ErrorCode(err)
+	if code == kopilka.CodeInternal && loyalty.Unavailable(err) {
+		code = kopilka.CodeUnavailable
+	}
 	p := Problem{Type: "https://kopilka.dev/problems/" + string(code), Title: titles[code], Status: statuses[code],
 		Code: string(code), Instance: instance}
 	if e := kopilka.AsError(err); e != nil && code != kopilka.CodeInternal {

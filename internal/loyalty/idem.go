@@ -154,3 +154,10 @@ func (s *Service) PurgeIdempotency(ctx context.Context) (int64, error) {
 }
 
 func errIs(err, target error) bool { return errors.Is(err, target) }
+
+// Unavailable reports whether err means the database cannot serve right
+// now (no connection to be had, a retry that did not settle): the client
+// may send the same request again shortly, and gets 503 with Retry-After.
+func Unavailable(err error) bool {
+	return errors.Is(err, storage.ErrRetry) || errors.Is(err, storage.ErrUnavailable)
+}

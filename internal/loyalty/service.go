@@ -149,7 +149,7 @@ func notFound(err error, code kopilka.Code, what string) error {
 
 // unavailable marks database errors the client may retry.
 func unavailable(err error) error {
-	if errors.Is(err, storage.ErrRetry) {
+	if errors.Is(err, storage.ErrRetry) || errors.Is(err, storage.ErrUnavailable) {
 		return &kopilka.Error{Code: kopilka.CodeUnavailable, Message: "the database is busy; retry with the same Idempotency-Key", Err: err}
 	}
 	return err

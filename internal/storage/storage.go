@@ -27,6 +27,9 @@ var (
 	ErrInsufficient = errors.New("insufficient points")
 	// ErrRetry: a serialization failure or deadlock; the write is retried.
 	ErrRetry = errors.New("retry")
+	// ErrUnavailable: the database cannot serve now (no connection to be
+	// had, shutting down); the client may retry the request shortly.
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // DB is a database: reads and writes run inside transactions.

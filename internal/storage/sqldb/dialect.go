@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -44,15 +45,21 @@ func (postgres) committers(asked int) int {
 		return asked
 	}
 	// Measured with kopilka bench (32 cashiers, 2 cores): throughput grew
-	// from 2 to 8 to 16 to 32 committers; the database waits on round
-	// trips, not on CPU, so more sessions in parallel pay.
-	return min(16*runtime.GOMAXPROCS(0), 64)
+	// from 2 to 8 to 16 committers; the database waits on round trips, not
+	// on CPU, so sessions in parallel pay. Bounded so that writers and
+	// readers together stay well inside PostgreSQL's default
+	// max_connections of 100 (16 + 2 + 16 on 2 cores).
+	return min(8*runtime.GOMAXPROCS(0), 32)
 }
 func (postgres) readTxOptions() *sql.TxOptions {
 	return &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
 }
 
 func (postgres) mapErr(err error) error {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
+	}
 	var pe *pgconn.PgError
 	if err == nil || !errors.As(err, &pe) {
 		return err
@@ -64,6 +71,13 @@ func (postgres) mapErr(err error) error {
 		return fmt.Errorf("%w: %w", storage.ErrInsufficient, err)
 	case "40001", "40P01", "55P03":
 		return fmt.Errorf("%w: %w", storage.ErrRetry, err)
+	case "53300", "53400", "57P01", "57P02", "57P03":
+		// Too many connections, server shutting down or starting: the
+		// client may retry the same request in a moment.
+		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
+	}
+	if strings.HasPrefix(pe.Code, "08") {
+		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
 	}
 	return err
 }
@@ -94,7 +108,7 @@ func (db *DB) openPostgres(url string) error {
 	if err != nil {
 		return fmt.Errorf("open postgres: %w", err)
 	}
-	readers := min(16*runtime.GOMAXPROCS(0), 64)
+	readers := min(8*runtime.GOMAXPROCS(0), 32)
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	db.w, db.r = w, r
