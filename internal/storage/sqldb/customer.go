@@ -86,6 +86,11 @@ const customerRefColumns = `c.id, c.kind, c.debt, c.purchases_total, c.grp, c.ta
  (SELECT COALESCE(SUM(l.remaining), 0) FROM lots l WHERE l.tenant_id = c.tenant_id AND l.customer_id = c.id
   AND l.remaining > 0 AND l.state = 'active' AND (l.expires_at IS NULL OR l.expires_at > $3))`
 
+// lockColumns are customerRefColumns without the spendable sum, which
+// costs a pass over every lot with points left (0 in its place; $3 is
+// unused but keeps the placeholders of the lookups the same).
+const lockColumns = `c.id, c.kind, c.debt, c.purchases_total, c.grp, c.tags, $3 - $3`
+
 // customerByRefFrom is the FROM clause of a lookup by each reference.
 var customerByRefFrom = map[string]string{
 	"id":    ` FROM customers c WHERE c.tenant_id = $1 AND c.id = $2`,
@@ -100,29 +105,30 @@ WHERE k.tenant_id = $1 AND k.number = $2`,
 // external id: a retried receipt costs no extra round trip.
 func (tx *Tx) PurchaseCustomer(ctx context.Context, tenantID, by, value, externalID string) (*kopilka.Customer, string, error) {
 	var existing sql.NullString
-	c, err := tx.customerByRef(ctx, tenantID, by, value, true,
+	c, err := tx.customerByRef(ctx, tenantID, by, value, true, customerRefColumns,
 		`, (SELECT p.id FROM purchases p WHERE p.tenant_id = c.tenant_id AND p.external_id = $4)`, []any{externalID}, &existing)
 	return c, existing.String, err
 }
 
 // LockCustomer takes the row lock that serialises a customer's points.
+// Its Spendable is not filled (0).
 func (tx *Tx) LockCustomer(ctx context.Context, tenantID, id string) (*kopilka.Customer, error) {
-	return tx.CustomerByRef(ctx, tenantID, "id", id, true)
+	return tx.customerByRef(ctx, tenantID, "id", id, true, lockColumns, "", nil)
 }
 
 // CustomerByRef finds a customer by id, card or phone in one query.
 func (tx *Tx) CustomerByRef(ctx context.Context, tenantID, by, value string, lock bool) (*kopilka.Customer, error) {
-	return tx.customerByRef(ctx, tenantID, by, value, lock, "", nil)
+	return tx.customerByRef(ctx, tenantID, by, value, lock, customerRefColumns, "", nil)
 }
 
 // customerByRef runs the lookup with extra select-list SQL (using $4…)
 // whose values scan into extraDest.
-func (tx *Tx) customerByRef(ctx context.Context, tenantID, by, value string, lock bool, extraSQL string, extraArgs []any, extraDest ...any) (*kopilka.Customer, error) {
+func (tx *Tx) customerByRef(ctx context.Context, tenantID, by, value string, lock bool, columns, extraSQL string, extraArgs []any, extraDest ...any) (*kopilka.Customer, error) {
 	from, ok := customerByRefFrom[by]
 	if !ok {
 		return nil, fmt.Errorf("customer by %q: unknown reference", by)
 	}
-	q := `SELECT ` + customerRefColumns + extraSQL + from
+	q := `SELECT ` + columns + extraSQL + from
 	if lock && tx.db.d.name() == "postgres" {
 		q += " FOR UPDATE OF c"
 		if tx.batched {
