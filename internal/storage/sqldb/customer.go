@@ -89,7 +89,7 @@ const customerRefColumns = `c.id, c.kind, c.debt, c.purchases_total, c.grp, c.ta
 // lockColumns are customerRefColumns without the spendable sum, which
 // costs a pass over every lot with points left (0 in its place; $3 is
 // unused but keeps the placeholders of the lookups the same).
-const lockColumns = `c.id, c.kind, c.debt, c.purchases_total, c.grp, c.tags, $3 - $3`
+const lockColumns = `c.id, c.kind, c.debt, c.purchases_total, c.grp, c.tags, CAST($3 AS BIGINT) * 0`
 
 // customerByRefFrom is the FROM clause of a lookup by each reference.
 var customerByRefFrom = map[string]string{
