@@ -29,6 +29,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	db.Warm(ctx)
 	m := server.NewMetrics()
 	svc.Observe(m.Operation)
 	ln, err := net.Listen("tcp", c.Addr)

@@ -113,14 +113,20 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 			return nil, err
 		}
 	}
-	if db.d.name() == "postgres" {
-		// Open the pools' connections now rather than under the first
-		// load: a new PostgreSQL session costs a process start.
-		warm(ctx, db.w, db.d.committers(db.opts.Committers))
-		warm(ctx, db.r, 8)
-	}
 	db.start()
 	return db, nil
+}
+
+// Warm opens the PostgreSQL sessions a server will need now rather than
+// under its first load (a new session costs the database a process
+// start). Servers call it; short commands and tests do not, so that many
+// databases open at once stay inside max_connections.
+func (db *DB) Warm(ctx context.Context) {
+	if db.d.name() != "postgres" {
+		return
+	}
+	warm(ctx, db.w, db.d.committers(db.opts.Committers))
+	warm(ctx, db.r, 8)
 }
 
 // warm opens n connections of pool at once and leaves them idle.
