@@ -18,6 +18,7 @@ import (
 
 	"github.com/kopilka/kopilka/internal/kopilka"
 	"github.com/kopilka/kopilka/internal/loyalty"
+	"github.com/kopilka/kopilka/internal/transfer"
 )
 
 // MaxBody is the largest request body the API reads.
@@ -25,13 +26,24 @@ const MaxBody = 1 << 20
 
 // Handler serves the API.
 type Handler struct {
-	svc *loyalty.Service
-	log *slog.Logger
+	svc  *loyalty.Service
+	log  *slog.Logger
+	jobs *transfer.Jobs // runs the imports in the background
 }
 
-// New returns the API handler.
+// New returns the API handler. Its imports run on a runner of its own
+// unless WithImports gives it one.
 func New(svc *loyalty.Service, log *slog.Logger) *Handler {
-	return &Handler{svc: svc, log: log}
+	return &Handler{svc: svc, log: log, jobs: transfer.NewJobs(svc, log)}
+}
+
+// WithImports runs the handler's imports on jobs, which the caller stops
+// when the server stops; nil keeps the handler's own runner.
+func (h *Handler) WithImports(jobs *transfer.Jobs) *Handler {
+	if jobs != nil {
+		h.jobs = jobs
+	}
+	return h
 }
 
 // Register adds every route of the table to mux, each wrapped by wrap

@@ -48,6 +48,15 @@ func OpenAPITypes() openapigen.Types {
 		"Promotion":           reflect.TypeFor[kopilka.Promotion](),
 		"PromotionInput":      reflect.TypeFor[promotionReq](),
 		"Problem":             reflect.TypeFor[Problem](),
+		"CardDetail":          reflect.TypeFor[cardDetailJSON](),
+		"CardInput":           reflect.TypeFor[issueCardReq](),
+		"ReplaceInput":        reflect.TypeFor[replaceCardReq](),
+		"CardRange":           reflect.TypeFor[rangeJSON](),
+		"CardRangeInput":      reflect.TypeFor[rangeReq](),
+		"Settings":            reflect.TypeFor[kopilka.TenantSettings](),
+		"SettingsInput":       reflect.TypeFor[kopilka.TenantSettings](),
+		"ImportJob":           reflect.TypeFor[importJSON](),
+		"ImportError":         reflect.TypeFor[importErrorJSON](),
 	}
 }
 

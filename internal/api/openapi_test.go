@@ -651,6 +651,24 @@ func purchase(ext, store, redeem, extra string) string {
 
 func idem(key string) map[string]string { return map[string]string{"Idempotency-Key": key} }
 
+// importFile is a small customers file for the import steps.
+const importFile = "external_id,phone,first_name,balance,tags\nIMP-1,+7 913 000-00-01,Дарья,\"1 234,50\",vip\nIMP-2,89130000002,Егор,,\n"
+
+// csvUpload is the headers of a CSV upload, with an Idempotency-Key
+// unless key is empty.
+func csvUpload(key string) map[string]string {
+	h := map[string]string{"Content-Type": "text/csv; charset=utf-8"}
+	if key != "" {
+		h["Idempotency-Key"] = key
+	}
+	return h
+}
+
+func init() {
+	// The document's XLSX answers are files; the checker reads them as such.
+	openapi3filter.RegisterBodyDecoder("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", openapi3filter.FileBodyDecoder)
+}
+
 // scenario is the requests of TestOpenAPIResponses, in order.
 func scenario() []step {
 	huge := `{"first_name":"` + strings.Repeat("а", api.MaxBody/2) + `"}`
@@ -740,6 +758,62 @@ func scenario() []step {
 		{name: "operations next page", method: "GET", path: "/v1/customers/{cus1}/operations?limit=1&cursor={ocur}", key: "pos", status: 200},
 		{name: "operations foreign cursor", method: "GET", path: "/v1/customers/{cus1}/operations?cursor=zzz", key: "pos", status: 400, code: "invalid_request"},
 		{name: "operations unknown", method: "GET", path: "/v1/customers/cus_nope/operations", key: "pos", status: 404, code: "not_found"},
+
+		{name: "default settings", method: "GET", path: "/v1/settings", key: "pos", status: 200},
+		{name: "settings without a key", method: "GET", path: "/v1/settings", status: 401, code: "unauthorized", bad: true},
+		{name: "set settings", method: "PUT", path: "/v1/settings", key: "admin", status: 200,
+			body: `{"allow_legal_entities":false,"electronic_deactivates_plastic":true,"electronic_card_group":"Электронная карта"}`},
+		{name: "settings with a pos key", method: "PUT", path: "/v1/settings", key: "pos", body: `{}`, status: 403, code: "forbidden"},
+		{name: "settings with an unknown field", method: "PUT", path: "/v1/settings", key: "admin", body: `{"group":"x"}`, status: 400, code: "invalid_request", bad: true},
+
+		{name: "card range", method: "POST", path: "/v1/card-ranges", key: "admin", status: 201, save: map[string]string{"rng1": "id"},
+			body: `{"name":"Электронные","prefix":"46","start":1,"width":6,"check_digit":"luhn","kind":"electronic"}`},
+		{name: "card range by key", method: "POST", path: "/v1/card-ranges", key: "admin", header: idem("idem-rng"), status: 201,
+			body: `{"prefix":"2000","start":1,"end":99999,"width":8,"check_digit":"ean13"}`},
+		{name: "card range by key again", method: "POST", path: "/v1/card-ranges", key: "admin", header: idem("idem-rng"), status: 201, replayed: true,
+			body: `{"prefix":"2000","start":1,"end":99999,"width":8,"check_digit":"ean13"}`},
+		{name: "overlapping card range", method: "POST", path: "/v1/card-ranges", key: "admin", status: 409, code: "conflict",
+			body: `{"prefix":"4","start":0,"width":8}`},
+		{name: "card range with a pos key", method: "POST", path: "/v1/card-ranges", key: "pos", status: 403, code: "forbidden", body: `{"width":6}`},
+		{name: "card range without width", method: "POST", path: "/v1/card-ranges", key: "admin", status: 400, code: "invalid_request", bad: true,
+			body: `{"prefix":"47"}`},
+		{name: "card range, EAN-13 of the wrong length", method: "POST", path: "/v1/card-ranges", key: "admin", status: 400, code: "invalid_request",
+			body: `{"prefix":"47","width":6,"check_digit":"ean13"}`},
+		{name: "card ranges", method: "GET", path: "/v1/card-ranges", key: "pos", status: 200},
+		{name: "card ranges without a key", method: "GET", path: "/v1/card-ranges", status: 401, code: "unauthorized", bad: true},
+
+		{name: "issue card", method: "POST", path: "/v1/customers/{cus2}/cards", key: "pos", status: 201, body: `{"kind":"electronic"}`,
+			save: map[string]string{"crd1": "number"}},
+		{name: "issue card by key", method: "POST", path: "/v1/customers/{cus2}/cards", key: "pos", header: idem("idem-card"), status: 201,
+			body: `{"kind":"plastic","number":"P-0001"}`, save: map[string]string{"crd2": "number"}},
+		{name: "issue card by key again", method: "POST", path: "/v1/customers/{cus2}/cards", key: "pos", header: idem("idem-card"), status: 201, replayed: true,
+			body: `{"kind":"plastic","number":"P-0001"}`},
+		{name: "issue a taken number", method: "POST", path: "/v1/customers/{cus2}/cards", key: "pos", status: 409, code: "conflict", body: `{"number":"CARD-0001"}`},
+		{name: "issue a card of an unknown kind", method: "POST", path: "/v1/customers/{cus2}/cards", key: "pos", status: 400, code: "invalid_request", bad: true,
+			body: `{"kind":"virtual"}`},
+		{name: "issue a card to nobody", method: "POST", path: "/v1/customers/cus_nope/cards", key: "pos", status: 404, code: "not_found", body: `{"number":"P-0009"}`},
+		{name: "find by issued card", method: "GET", path: "/v1/customers?card={crd1}", key: "pos", status: 200},
+		{name: "get card", method: "GET", path: "/v1/cards/{crd1}", key: "pos", status: 200},
+		{name: "get unknown card", method: "GET", path: "/v1/cards/NOPE-1", key: "pos", status: 404, code: "not_found"},
+		{name: "block card", method: "POST", path: "/v1/cards/{crd2}/block", key: "pos", header: idem("idem-block"), status: 200},
+		{name: "block card by key again", method: "POST", path: "/v1/cards/{crd2}/block", key: "pos", header: idem("idem-block"), status: 200, replayed: true},
+		{name: "block unknown card", method: "POST", path: "/v1/cards/NOPE-1/block", key: "pos", status: 404, code: "not_found"},
+		{name: "find by blocked card", method: "GET", path: "/v1/customers?card={crd2}", key: "pos", status: 404, code: "customer_not_found"},
+		{name: "unblock card", method: "POST", path: "/v1/cards/{crd2}/unblock", key: "pos", header: idem("idem-unblock"), body: `{}`, status: 200},
+		{name: "unblock card by key again", method: "POST", path: "/v1/cards/{crd2}/unblock", key: "pos", header: idem("idem-unblock"), body: `{}`, status: 200, replayed: true},
+		{name: "unblock with a body", method: "POST", path: "/v1/cards/{crd2}/unblock", key: "pos", body: `{"x":1}`, status: 400, code: "invalid_request", bad: true},
+		{name: "replace card", method: "POST", path: "/v1/cards/{crd1}/replace", key: "pos", header: idem("idem-replace"), status: 201,
+			save: map[string]string{"crd3": "number"}},
+		{name: "replace card by key again", method: "POST", path: "/v1/cards/{crd1}/replace", key: "pos", header: idem("idem-replace"), status: 201, replayed: true},
+		{name: "replace a replaced card", method: "POST", path: "/v1/cards/{crd1}/replace", key: "pos", body: `{}`, status: 409, code: "conflict"},
+		{name: "block a replaced card", method: "POST", path: "/v1/cards/{crd1}/block", key: "pos", status: 409, code: "conflict"},
+		{name: "unblock a replaced card", method: "POST", path: "/v1/cards/{crd1}/unblock", key: "pos", status: 409, code: "conflict"},
+		{name: "replace with a taken number", method: "POST", path: "/v1/cards/{crd3}/replace", key: "pos", status: 409, code: "conflict",
+			body: `{"number":"CARD-0001"}`},
+		{name: "replace with a number and a range", method: "POST", path: "/v1/cards/{crd3}/replace", key: "pos", status: 400, code: "invalid_request",
+			body: `{"number":"P-0002","range_id":"{rng1}"}`},
+		{name: "find by replaced card", method: "GET", path: "/v1/customers?card={crd1}", key: "pos", status: 404, code: "customer_not_found"},
+		{name: "get replaced card", method: "GET", path: "/v1/cards/{crd1}", key: "pos", status: 200},
 
 		{name: "promotion", method: "POST", path: "/v1/promotions", key: "admin", status: 201, save: map[string]string{"prm1": "id"},
 			body: `{"name":"Молоко ×2","starts_at":"2020-01-01T00:00:00Z","skus":["MILK"],"store_ids":["{sto1}"],"multiplier":2}`},
@@ -837,6 +911,31 @@ func scenario() []step {
 		{name: "refund unknown", method: "POST", path: "/v1/purchases/pur_nope/refunds", key: "pos", status: 404, code: "not_found", body: `{"external_id":"RF-5"}`},
 		{name: "balance after it all", method: "GET", path: "/v1/customers/{cus1}/balance", key: "pos", status: 200},
 		{name: "operations after it all", method: "GET", path: "/v1/customers/{cus1}/operations", key: "pos", status: 200},
+
+		{name: "import", method: "POST", path: "/v1/imports", key: "admin", header: csvUpload("idem-imp"), body: importFile, status: 202,
+			save: map[string]string{"imp1": "id"}},
+		{name: "import again", method: "POST", path: "/v1/imports", key: "admin", header: csvUpload("idem-imp"), body: importFile, status: 202, replayed: true},
+		{name: "import, a dry run skipping bad rows", method: "POST", path: "/v1/imports?dry_run=true&skip_bad_rows=true", key: "admin",
+			header: csvUpload(""), body: importFile, status: 202},
+		{name: "import CSV as xlsx", method: "POST", path: "/v1/imports?format=xlsx", key: "admin", header: csvUpload(""), body: importFile,
+			status: 400, code: "invalid_request"},
+		{name: "import, a bad flag", method: "POST", path: "/v1/imports?dry_run=maybe", key: "admin", header: csvUpload(""), body: importFile,
+			status: 400, code: "invalid_request", bad: true},
+		{name: "import JSON", method: "POST", path: "/v1/imports", key: "admin", body: `{"phone":"+79130000001"}`,
+			status: 400, code: "invalid_request", bad: true},
+		{name: "import with a pos key", method: "POST", path: "/v1/imports", key: "pos", header: csvUpload(""), body: importFile,
+			status: 403, code: "forbidden"},
+		{name: "import job", method: "GET", path: "/v1/imports/{imp1}", key: "admin", status: 200},
+		{name: "unknown import job", method: "GET", path: "/v1/imports/imp_nope", key: "admin", status: 404, code: "not_found"},
+		{name: "export customers", method: "GET", path: "/v1/exports/customers", key: "admin", status: 200},
+		{name: "export customers as xlsx", method: "GET", path: "/v1/exports/customers?format=xlsx", key: "admin", status: 200},
+		{name: "export customers as pdf", method: "GET", path: "/v1/exports/customers?format=pdf", key: "admin", status: 400,
+			code: "invalid_request", bad: true},
+		{name: "export balances", method: "GET", path: "/v1/exports/balances?format=csv", key: "admin", status: 200},
+		{name: "export balances with a pos key", method: "GET", path: "/v1/exports/balances", key: "pos", status: 403, code: "forbidden"},
+		{name: "export operations", method: "GET", path: "/v1/exports/operations?from=2020-01-01&to=2100-12-31", key: "admin", status: 200},
+		{name: "export operations since yesterday", method: "GET", path: "/v1/exports/operations?from=yesterday", key: "admin",
+			status: 400, code: "invalid_request"},
 	}
 }
 

@@ -10,6 +10,8 @@ func (h *Handler) routes() []Route {
 	return []Route{
 		{"GET", "/v1/program", pos, "getProgram", h.getProgram},
 		{"PUT", "/v1/program", admin, "putProgram", h.putProgram},
+		{"GET", "/v1/settings", pos, "getSettings", h.getSettings},
+		{"PUT", "/v1/settings", admin, "putSettings", h.putSettings},
 
 		{"POST", "/v1/api-keys", admin, "createAPIKey", h.createAPIKey},
 		{"GET", "/v1/api-keys", admin, "listAPIKeys", h.listAPIKeys},
@@ -27,6 +29,14 @@ func (h *Handler) routes() []Route {
 		{"GET", "/v1/customers/{id}/balance", pos, "getBalance", h.getBalance},
 		{"GET", "/v1/customers/{id}/operations", pos, "listOperations", h.listOperations},
 		{"POST", "/v1/customers/{id}/adjustments", admin, "createAdjustment", h.createAdjustment},
+		{"POST", "/v1/customers/{id}/cards", pos, "issueCard", h.issueCard},
+
+		{"POST", "/v1/card-ranges", admin, "createCardRange", h.createCardRange},
+		{"GET", "/v1/card-ranges", pos, "listCardRanges", h.listCardRanges},
+		{"GET", "/v1/cards/{number}", pos, "getCard", h.getCard},
+		{"POST", "/v1/cards/{number}/block", pos, "blockCard", h.cardStep("POST /v1/cards/{number}/block", blockStep)},
+		{"POST", "/v1/cards/{number}/unblock", pos, "unblockCard", h.cardStep("POST /v1/cards/{number}/unblock", unblockStep)},
+		{"POST", "/v1/cards/{number}/replace", pos, "replaceCard", h.replaceCard},
 
 		{"POST", "/v1/promotions", admin, "createPromotion", h.createRule(kopilka.KindPromotion)},
 		{"GET", "/v1/promotions", pos, "listPromotions", h.listRules(kopilka.KindPromotion)},
@@ -44,5 +54,11 @@ func (h *Handler) routes() []Route {
 		{"POST", "/v1/purchases/{id}/confirm", pos, "confirmPurchase", h.purchaseStep("POST /v1/purchases/{id}/confirm", confirmStep)},
 		{"POST", "/v1/purchases/{id}/cancel", pos, "cancelPurchase", h.purchaseStep("POST /v1/purchases/{id}/cancel", cancelStep)},
 		{"POST", "/v1/purchases/{id}/refunds", pos, "createRefund", h.createRefund},
+
+		{"POST", "/v1/imports", admin, "createImport", h.createImport},
+		{"GET", "/v1/imports/{id}", admin, "getImport", h.getImport},
+		{"GET", "/v1/exports/customers", admin, "exportCustomers", h.exportCustomers},
+		{"GET", "/v1/exports/balances", admin, "exportBalances", h.exportBalances},
+		{"GET", "/v1/exports/operations", admin, "exportOperations", h.exportOperations},
 	}
 }

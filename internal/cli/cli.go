@@ -54,12 +54,18 @@ Usage:
   kopilka migrate [--db …]                         apply database migrations
   kopilka verify [--db …]                          prove every balance from the ledger
   kopilka expire [--db …]                          activate and expire points now
+  kopilka import customers FILE [--tenant ID] [--dry-run] [--skip-bad-rows] [--db …]
+                                                   import customers and balances (CSV, XLSX)
+  kopilka export customers|balances|operations [--format csv|xlsx] [--out FILE]
+                 [--tenant ID] [--from DATE] [--to DATE] [--db …]
+                                                   export them (operations of a period)
   kopilka bench [--url …] [--cashiers 32] [--duration 10s] [--db …]
                                                    simulated cashiers against a server
   kopilka version
 
 The database is ./kopilka.db (SQLite) unless --db or KOPILKA_DB names a file
-or a postgres:// URL. Most flags have a KOPILKA_* environment twin
+or a postgres:// URL. --tenant may be left out when the database holds one
+tenant. Most flags have a KOPILKA_* environment twin
 (see the README).
 `
 
@@ -85,6 +91,10 @@ func Run(ctx context.Context, env Env) error {
 		return runExpire(ctx, env, rest)
 	case "bench":
 		return runBench(ctx, env, rest)
+	case "import":
+		return runImport(ctx, env, rest)
+	case "export":
+		return runExport(ctx, env, rest)
 	case "version", "--version", "-v":
 		fmt.Fprintln(env.Stdout, "kopilka", Version)
 		return nil

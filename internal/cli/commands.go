@@ -16,6 +16,7 @@ import (
 	"github.com/kopilka/kopilka/internal/kopilka"
 	"github.com/kopilka/kopilka/internal/loyalty"
 	"github.com/kopilka/kopilka/internal/server"
+	"github.com/kopilka/kopilka/internal/transfer"
 )
 
 func runServe(ctx context.Context, env Env, args []string) error {
@@ -46,9 +47,11 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { runJobs(jobsCtx, svc, c.DueInterval, log) })
+	imports := transfer.NewJobs(svc, log)
 	// Requests get 8 s to finish after SIGTERM, so the process exits within
 	// RELIABILITY D5's 10 s even when a client stalls.
-	err = server.Serve(ctx, ln, server.NewHandler(svc, m, log), 8*time.Second, log)
+	err = server.Serve(ctx, ln, server.NewHandler(svc, m, log, server.WithImports(imports)), 8*time.Second, log)
+	imports.Stop() // running imports fail, to be uploaded again
 	stopJobs()
 	wg.Wait()
 	return err

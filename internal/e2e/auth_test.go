@@ -52,6 +52,10 @@ func (s *server) validRequest(t *testing.T, rt api.Route, f fixture) (path strin
 		path = fill(rt.Pattern, s.newPurchase(t, f.Key, f.store.ID, f.customer.ID, rt.Name == "createRefund").ID)
 	case "prm", "ofr":
 		path = fill(rt.Pattern, s.newRule(t, f.Key, kind, "Probe rule"))
+	case "card":
+		path = fill(rt.Pattern, s.issueCard(t, f.Key, f.customer.ID, mustJSON(map[string]string{"number": "PROBE-" + newKey()})).Number)
+	case "imp":
+		path = fill(rt.Pattern, s.newImport(t, f.Key, probeImport).ID)
 	}
 	cus := map[string]string{"id": f.customer.ID}
 	bodies := map[string]string{
@@ -68,6 +72,13 @@ func (s *server) validRequest(t *testing.T, rt api.Route, f fixture) (path strin
 		"createRefund":      mustJSON(map[string]any{"external_id": newKey()}),
 		"createPromotion":   ruleBody("prm", "Probe promo"),
 		"createOffer":       ruleBody("ofr", "Probe offer"),
+		"putSettings":       `{}`,
+		// A prefix of its own each time: ranges never overlap.
+		"createCardRange": mustJSON(map[string]any{"prefix": strings.ToUpper(strings.TrimPrefix(newKey(), "k-")[:16]), "width": 4}),
+		"issueCard":       mustJSON(map[string]string{"number": "PROBE-" + newKey()}),
+		"blockCard":       `{}`,
+		"unblockCard":     `{}`,
+		"replaceCard":     mustJSON(map[string]string{"number": "PROBE-" + newKey()}),
 	}
 	switch rt.Method {
 	case "GET", "DELETE":
@@ -79,9 +90,16 @@ func (s *server) validRequest(t *testing.T, rt api.Route, f fixture) (path strin
 		}
 		return path, nil, true
 	}
+	if rt.Name == "createImport" {
+		// The harness sends JSON's Content-Type; the format says CSV.
+		path, bodies[rt.Name] = path+"?format=csv", probeImport
+	}
 	b, ok := bodies[rt.Name]
 	return path, b, ok
 }
+
+// probeImport is a customers file for the routes of imports.
+const probeImport = "external_id,first_name\nPROBE-1,Probe\n"
 
 // otherKey returns a well-formed key that was never issued.
 func otherKey() string {

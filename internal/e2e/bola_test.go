@@ -27,16 +27,19 @@ var idKinds = map[string]string{
 	"purchases":  "pur",
 	"promotions": "prm",
 	"offers":     "ofr",
+	"cards":      "card", // {number}: card numbers are not ids, and have no prefix
+	"imports":    "imp",
 }
 
-// idKind returns the id prefix a route's {id} takes, or "" when the route
-// has no parameter, and false when it has one the tests cannot fill.
+// idKind returns the id prefix a route's {id} (or a card's {number})
+// takes, or "" when the route has no parameter, and false when it has
+// one the tests cannot fill.
 func idKind(pattern string) (string, bool) {
 	m := pathParam.FindAllStringSubmatchIndex(pattern, -1)
 	if len(m) == 0 {
 		return "", true
 	}
-	if len(m) > 1 || pattern[m[0][2]:m[0][3]] != "id" {
+	if name := pattern[m[0][2]:m[0][3]]; len(m) > 1 || name != "id" && name != "number" {
 		return "", false
 	}
 	segs := strings.Split(strings.TrimSuffix(pattern[:m[0][0]], "/"), "/")
@@ -57,12 +60,20 @@ var idBodies = map[string]string{
 	"confirmPurchase":  `{}`,
 	"cancelPurchase":   `{}`,
 	"createRefund":     `{"external_id":"bola-refund"}`,
+	"issueCard":        `{"kind":"electronic"}`,
+	"blockCard":        `{}`,
+	"unblockCard":      `{}`,
+	"replaceCard":      `{}`,
 }
 
 // neighbours returns ids that differ from id in the last character by ±1
-// (RELIABILITY S1's "ids ±1"); the alphabet is NewID's.
+// (RELIABILITY S1's "ids ±1"); the alphabet is NewID's, or the digits for
+// a card number.
 func neighbours(id string) []string {
-	const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+	alphabet := "0123456789abcdefghjkmnpqrstvwxyz"
+	if !strings.Contains(id, "_") {
+		alphabet = "0123456789"
+	}
 	i := strings.IndexByte(alphabet, id[len(id)-1])
 	if i < 0 {
 		return nil
@@ -88,6 +99,9 @@ type tenantData struct {
 	offer    string // personal offer id
 	phone    string
 	card     string
+	rangeID  string // its card range
+	issued   string // a card number issued from the range
+	importID string // a finished import job
 }
 
 // snapshot reads everything the tenant can see of its own data.
@@ -103,6 +117,8 @@ func (s *server) snapshot(t *testing.T, d tenantData) map[string]any {
 		"/v1/purchases/" + d.pending.ID, "/v1/purchases/" + d.complete.ID,
 		"/v1/purchases?external_id=" + d.complete.ExternalID,
 		"/v1/promotions", "/v1/promotions/" + d.promo, "/v1/offers", "/v1/offers/" + d.offer,
+		"/v1/settings", "/v1/card-ranges", "/v1/cards/" + d.card, "/v1/cards/" + d.issued,
+		"/v1/imports/" + d.importID,
 	} {
 		r := s.do(t, "GET", p, d.Key, nil, nil)
 		r.want(t, "snapshot GET "+p, http.StatusOK, "")
@@ -119,10 +135,13 @@ func (s *server) snapshot(t *testing.T, d tenantData) map[string]any {
 func TestS1ObjectLevelAuthorization(t *testing.T) {
 	t.Parallel()
 	forEachDialect(t, func(t *testing.T, s *server) {
-		setup := func(name, phone, card string) tenantData {
+		setup := func(name, phone, card, prefix string) tenantData {
 			d := tenantData{tenant: s.tenant(t, name), phone: phone, card: card}
 			d.customer = s.newCustomer(t, d.Key, map[string]any{"phone": phone, "card": card, "first_name": name + "-first"})
+			d.rangeID = s.newRange(t, d.Key, map[string]any{"prefix": prefix, "start": 1, "width": 8, "kind": "electronic"})
+			d.issued = s.issueCard(t, d.Key, d.customer.ID, `{"kind":"electronic"}`).Number
 			d.store = s.newStore(t, d.Key, name+" store")
+			d.importID = s.newImport(t, d.Key, "external_id,first_name\n"+name+"-ext,"+name+"\n").ID
 			k := s.newAPIKey(t, d.Key, map[string]any{"name": name + " till", "scopes": []string{"pos"}, "store_id": d.store.ID})
 			d.opID = s.credit(t, d.Key, d.customer.ID, 700).ID
 			d.pending = s.newPurchase(t, d.Key, d.store.ID, d.customer.ID, false)
@@ -142,10 +161,13 @@ func TestS1ObjectLevelAuthorization(t *testing.T) {
 			}
 			return d
 		}
-		a := setup("Alice", "+79120000001", "CARD-A-1")
-		b := setup("Bobby", "+79120000002", "CARD-B-1")
+		// Distinct prefixes: A must own no card of B's numbers, so that a
+		// 200 could only come from B's card.
+		a := setup("Alice", "+79120000001", "CARD-A-1", "11")
+		b := setup("Bobby", "+79120000002", "CARD-B-1", "22")
 		secrets := []string{b.ID, b.Key, b.customer.ID, b.store.ID, b.opID, b.phone, b.card, "Bobby", b.keys[0], b.keys[1],
-			b.pending.ID, b.pending.ExternalID, b.complete.ID, b.complete.ExternalID, b.promo, b.offer}
+			b.pending.ID, b.pending.ExternalID, b.complete.ID, b.complete.ExternalID, b.promo, b.offer, b.rangeID, b.issued,
+			b.importID, "Bobby-ext"}
 		before := s.snapshot(t, b)
 
 		// leaks reports B's data in an answer to A, once what A itself sent
@@ -168,12 +190,14 @@ func TestS1ObjectLevelAuthorization(t *testing.T) {
 			t.Errorf("leaks(an answer holding B's customer id) = %q, want it found", l)
 		}
 		bIDs := map[string][]string{
-			"cus": {b.customer.ID, b.phone, b.card},
-			"sto": {b.store.ID},
-			"key": b.keys,
-			"pur": {b.pending.ID, b.complete.ID, b.pending.ExternalID},
-			"prm": {b.promo},
-			"ofr": {b.offer},
+			"cus":  {b.customer.ID, b.phone, b.card},
+			"sto":  {b.store.ID},
+			"key":  b.keys,
+			"pur":  {b.pending.ID, b.complete.ID, b.pending.ExternalID},
+			"prm":  {b.promo},
+			"ofr":  {b.offer},
+			"card": {b.issued, b.card},
+			"imp":  {b.importID},
 		}
 		// ownID returns an object of A's that the route may act on.
 		ownID := func(kind, route string) string {
@@ -188,6 +212,10 @@ func TestS1ObjectLevelAuthorization(t *testing.T) {
 				return s.newPurchase(t, a.Key, a.store.ID, a.customer.ID, route == "createRefund").ID
 			case "prm", "ofr":
 				return s.newRule(t, a.Key, kind, "Alice rule")
+			case "card":
+				return s.issueCard(t, a.Key, a.customer.ID, `{"kind":"electronic"}`).Number
+			case "imp":
+				return s.newImport(t, a.Key, "external_id\nAlice-2\n").ID
 			}
 			return ""
 		}
@@ -214,7 +242,7 @@ func TestS1ObjectLevelAuthorization(t *testing.T) {
 			var ids []string
 			ids = append(ids, bIDs[kind]...)
 			for _, id := range bIDs[kind] {
-				if kopilka.ValidID(kind, id) {
+				if kopilka.ValidID(kind, id) || kind == "card" && id == b.issued {
 					ids = append(ids, neighbours(id)...)
 				}
 			}
@@ -327,9 +355,12 @@ func mustJSON(v any) string {
 
 func probeNoID(t *testing.T, s *server, rt api.Route, a, b tenantData, leaks func(response, ...string) []string) bool {
 	t.Helper()
-	var program string
-	if rt.Name == "putProgram" {
+	var program, settings string
+	switch rt.Name {
+	case "putProgram":
 		program = string(s.do(t, "GET", "/v1/program", a.Key, nil, nil).Body)
+	case "putSettings":
+		settings = string(s.do(t, "GET", "/v1/settings", a.Key, nil, nil).Body)
 	}
 	probes := map[string][]probe{
 		"getProgram": {{path: "/v1/program", status: []int{200}}},
@@ -355,6 +386,21 @@ func probeNoID(t *testing.T, s *server, rt api.Route, a, b tenantData, leaks fun
 		"listPromotions": {{path: "/v1/promotions", status: []int{200}, echo: []string{b.store.ID}}},
 		"createOffer":    {{path: "/v1/offers", body: ruleBody("ofr", "Alice offer 2"), status: []int{201}}},
 		"listOffers":     {{path: "/v1/offers", status: []int{200}}},
+		"getSettings":    {{path: "/v1/settings", status: []int{200}}},
+		"putSettings":    {{path: "/v1/settings", body: settings, status: []int{200}}},
+		// B's range is no reason to refuse A the same numbers (a 409 would
+		// reveal it); kind plastic keeps A's electronic cards coming from
+		// A's own range.
+		"createCardRange": {{path: "/v1/card-ranges", body: `{"prefix":"22","start":500,"width":8,"kind":"plastic"}`, status: []int{201}}},
+		"listCardRanges":  {{path: "/v1/card-ranges", status: []int{200}}},
+		// A names B's customer by its id as an external id: imports match
+		// cus_… ids of the importing tenant only, so A gets a customer of
+		// its own (whose external id its exports then echo).
+		"createImport": {{path: "/v1/imports?format=csv", body: "external_id\n" + b.customer.ID + "\n", status: []int{202},
+			echo: []string{b.customer.ID}}},
+		"exportCustomers":  {{path: "/v1/exports/customers", status: []int{200}, echo: []string{b.customer.ID}}},
+		"exportBalances":   {{path: "/v1/exports/balances", status: []int{200}, echo: []string{b.customer.ID}}},
+		"exportOperations": {{path: "/v1/exports/operations", status: []int{200}, echo: []string{b.customer.ID}}},
 		"findCustomer": {
 			{path: "/v1/customers?id=" + b.customer.ID, status: []int{404}, echo: []string{b.customer.ID}},
 			{path: "/v1/customers?phone=" + url.QueryEscape(b.phone), status: []int{404}, echo: []string{b.phone}},

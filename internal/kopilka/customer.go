@@ -46,15 +46,6 @@ type Customer struct {
 	UpdatedAt time.Time
 }
 
-// Card is a loyalty card bound to a customer.
-type Card struct {
-	Number     string
-	CustomerID string
-	Kind       string // "plastic" or "electronic"
-	Status     string // "active", "blocked", "replaced"
-	CreatedAt  time.Time
-}
-
 // CustomerChange is one changed field in a customer's history.
 type CustomerChange struct {
 	ID         int64
@@ -143,19 +134,6 @@ func ValidateCustomer(c *Customer) error {
 			return Invalid("tags", "tag %d must be 1 to 64 characters", i+1)
 		}
 		c.Tags[i] = t
-	}
-	return nil
-}
-
-// ValidateCardNumber checks a card number given by a client.
-func ValidateCardNumber(n string) error {
-	if n == "" || len(n) > 64 {
-		return Invalid("card", "card number must be 1 to 64 characters")
-	}
-	for _, r := range n {
-		if r < '!' || r > '~' {
-			return Invalid("card", "card number may hold only printable ASCII without spaces")
-		}
 	}
 	return nil
 }

@@ -2,7 +2,9 @@ package kopilka
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Tenant is one merchant account. Every other row belongs to exactly one.
@@ -18,6 +20,23 @@ type Tenant struct {
 type TenantSettings struct {
 	// AllowLegalEntities lets legal entities join the programme.
 	AllowLegalEntities bool `json:"allow_legal_entities"`
+	// ElectronicDeactivatesPlastic: issuing an electronic card replaces
+	// the customer's active plastic cards (MoySklad knows one card per
+	// customer).
+	ElectronicDeactivatesPlastic bool `json:"electronic_deactivates_plastic"`
+	// ElectronicCardGroup, when set, is the group a customer is put in
+	// when an electronic card is issued to them.
+	ElectronicCardGroup string `json:"electronic_card_group"`
+}
+
+// ValidateSettings normalises and checks settings in place. It returns an
+// invalid_request *Error naming the field.
+func ValidateSettings(s *TenantSettings) error {
+	s.ElectronicCardGroup = strings.TrimSpace(s.ElectronicCardGroup)
+	if utf8.RuneCountInString(s.ElectronicCardGroup) > 200 || !utf8.ValidString(s.ElectronicCardGroup) {
+		return Invalid("electronic_card_group", "must be valid text of at most 200 characters")
+	}
+	return nil
 }
 
 // Scope is a permission carried by an API key.

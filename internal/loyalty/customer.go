@@ -130,7 +130,7 @@ func resolve(ctx context.Context, tx storage.Tx, tenantID string, ref Ref) (stri
 	case ref.ID != "":
 		return ref.ID, nil
 	case ref.Card != "":
-		return tx.CustomerIDByCard(ctx, tenantID, ref.Card)
+		return cardHolder(ctx, tx, tenantID, ref.Card)
 	}
 	p, ok := kopilka.NormalizePhone(ref.Phone)
 	if !ok {

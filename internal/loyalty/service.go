@@ -1,8 +1,9 @@
 // Package loyalty holds the processing centre's use cases: tenants and
-// keys, stores, customers, adjustments, balances, the programme, the
-// activation and expiry of lots, and the verification of the ledger. Each
-// write runs in one storage transaction that applies the ledger rules and,
-// when the caller gave an idempotency key, records the answer with it.
+// keys, stores, customers, cards and card ranges, adjustments, balances,
+// the programme, the activation and expiry of lots, and the verification
+// of the ledger. Each write runs in one storage transaction that applies
+// the ledger rules and, when the caller gave an idempotency key, records
+// the answer with it.
 package loyalty
 
 import (

@@ -276,3 +276,21 @@ func (c *authCache) forget(id string) {
 		}
 	}
 }
+
+// Settings returns the tenant's settings.
+func (s *Service) Settings(ctx context.Context, tenantID string) (kopilka.TenantSettings, error) {
+	t, err := s.GetTenant(ctx, tenantID)
+	if err != nil {
+		return kopilka.TenantSettings{}, err
+	}
+	return t.Settings, nil
+}
+
+// SetSettings replaces the tenant's settings and returns them as stored.
+func (s *Service) SetSettings(ctx context.Context, tenantID string, st kopilka.TenantSettings) (kopilka.TenantSettings, error) {
+	if err := kopilka.ValidateSettings(&st); err != nil {
+		return st, err
+	}
+	err := s.db.Write(ctx, func(tx storage.Tx) error { return tx.SetTenantSettings(ctx, tenantID, st) })
+	return st, notFound(err, kopilka.CodeNotFound, "tenant")
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/kopilka/kopilka/internal/api"
 	"github.com/kopilka/kopilka/internal/kopilka"
 	"github.com/kopilka/kopilka/internal/loyalty"
+	"github.com/kopilka/kopilka/internal/transfer"
 )
 
 // Metrics are the server's Prometheus collectors, on a registry of its own.
@@ -55,11 +56,26 @@ func (m *Metrics) Operation(t kopilka.OpType, s kopilka.OpStatus) {
 	m.operations.WithLabelValues(string(t), string(s)).Inc()
 }
 
+// Option changes what NewHandler builds.
+type Option func(*options)
+
+type options struct {
+	imports *transfer.Jobs
+}
+
+// WithImports runs the API's imports on jobs, which the caller stops
+// after the server; without it the handler keeps a runner of its own.
+func WithImports(jobs *transfer.Jobs) Option { return func(o *options) { o.imports = jobs } }
+
 // NewHandler builds the whole HTTP handler.
-func NewHandler(svc *loyalty.Service, m *Metrics, log *slog.Logger) http.Handler {
+func NewHandler(svc *loyalty.Service, m *Metrics, log *slog.Logger, opts ...Option) http.Handler {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	mux := http.NewServeMux()
 	wrap := func(route string, next http.Handler) http.Handler { return instrument(route, m, log, next) }
-	api.New(svc, log).Register(mux, wrap)
+	api.New(svc, log).WithImports(o.imports).Register(mux, wrap)
 	mux.Handle("GET /healthz", wrap("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
@@ -89,6 +105,10 @@ func (r *recorder) WriteHeader(code int) {
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (deadlines
+// and flushes of streamed exports).
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (r *recorder) Write(b []byte) (int, error) {
 	if r.status == 0 {

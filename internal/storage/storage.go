@@ -64,6 +64,11 @@ type Tx interface {
 
 	CreateTenant(ctx context.Context, t *kopilka.Tenant) error
 	GetTenant(ctx context.Context, id string) (*kopilka.Tenant, error)
+	// LockTenant takes the tenant's row lock: writes that must see all of
+	// a tenant's card ranges (creating one) serialise on it. ErrNotFound.
+	LockTenant(ctx context.Context, id string) error
+	// SetTenantSettings writes the tenant's settings; ErrNotFound.
+	SetTenantSettings(ctx context.Context, id string, s kopilka.TenantSettings) error
 	ListTenantIDs(ctx context.Context) ([]string, error)
 
 	// CreateAPIKey stores a key (digest only). GetAPIKey finds a key by its
@@ -88,6 +93,9 @@ type Tx interface {
 	// CustomerByRef finds a customer by "id", "card" or "phone" (E.164) in
 	// one query and loads what the ledger needs (kind, debt, purchase sum,
 	// group, tags and the spendable sum at Now); lock takes the row lock.
+	// By card only an active card identifies its holder, and the value may
+	// be a scan (kopilka.CardLookups: the longest lookup that is a card
+	// wins); ErrNotFound for a blocked or replaced card.
 	CustomerByRef(ctx context.Context, tenantID, by, value string, lock bool) (*kopilka.Customer, error)
 	// PurchaseCustomer is CustomerByRef with the lock, also returning the
 	// id of the purchase that already holds externalID ("" when none).
@@ -100,8 +108,35 @@ type Tx interface {
 	SetCustomerBalances(ctx context.Context, tenantID, id string, debt, purchasesTotal kopilka.Amount) error
 	AddCustomerChanges(ctx context.Context, tenantID string, ch []kopilka.CustomerChange) error
 	ListCustomerChanges(ctx context.Context, tenantID, customerID string, before int64, limit int) ([]kopilka.CustomerChange, error)
-	// CreateCard returns ErrConflict for a number already issued.
+	// CreateCard returns ErrConflict for a number already issued. It never
+	// breaks the transaction: the caller may go on and try another number.
 	CreateCard(ctx context.Context, tenantID string, c *kopilka.Card) error
+	// GetCard loads a card by its exact number; ErrNotFound.
+	GetCard(ctx context.Context, tenantID, number string) (*kopilka.Card, error)
+	// FindCard loads the card of the first of numbers that is a card of
+	// the tenant, whatever its status; ErrNotFound when none is.
+	FindCard(ctx context.Context, tenantID string, numbers []string) (*kopilka.Card, error)
+	// SetCardStatus moves a card from status from to status to, recording
+	// the card that replaced it (or ""); ErrNotFound unless the card was in
+	// status from.
+	SetCardStatus(ctx context.Context, tenantID, number, from, to, replacedBy string) error
+	// CardNumbers lists, in the database's order, the numbers of the
+	// tenant's cards that are length characters long and lie between first
+	// and last (inclusive) as strings, after the number after ("" for the
+	// first page), at most limit.
+	CardNumbers(ctx context.Context, tenantID, first, last string, length int, after string, limit int) ([]string, error)
+	// CountCards counts the cards CardNumbers would list.
+	CountCards(ctx context.Context, tenantID, first, last string, length int) (int64, error)
+
+	// CreateCardRange stores a range.
+	CreateCardRange(ctx context.Context, r *kopilka.CardRange) error
+	// ListCardRanges lists the tenant's ranges, oldest first.
+	ListCardRanges(ctx context.Context, tenantID string) ([]kopilka.CardRange, error)
+	// GetCardRange loads a range; lock takes its row lock, which
+	// serialises the writes that issue numbers from it. ErrNotFound.
+	GetCardRange(ctx context.Context, tenantID, id string, lock bool) (*kopilka.CardRange, error)
+	// SetCardRangeNext moves the range's issuing counter.
+	SetCardRangeNext(ctx context.Context, tenantID, id string, next int64) error
 
 	GetProgram(ctx context.Context, tenantID string) (*kopilka.Program, error)
 	PutProgram(ctx context.Context, tenantID string, p *kopilka.Program) error
@@ -190,6 +225,38 @@ type Tx interface {
 	VerifyFacts(ctx context.Context, tenantID string) (*ledger.TenantFacts, error)
 	// SystemBalances sums the tenant's system accounts.
 	SystemBalances(ctx context.Context, tenantID string) (map[ledger.Account]int64, error)
+
+	// ImportLookup resolves the keys of an import chunk to customer ids in
+	// one round trip: external ids of the integration, Kopilka ids, phones
+	// and card numbers. Keys not found are absent from the maps.
+	ImportLookup(ctx context.Context, tenantID, integration string, keys ImportKeys) (*ImportMatches, error)
+	// TransferCustomers loads customers by id with their cards, external
+	// ids of the integration and points position at Now, in id order; lock
+	// takes their row locks (in id order). Ids not found are left out.
+	TransferCustomers(ctx context.Context, tenantID, integration string, ids []string, lock bool) ([]TransferCustomer, error)
+	// ExportCustomers pages a tenant's customers in id order, starting
+	// after the id after ("" for the first page), loaded as
+	// TransferCustomers does.
+	ExportCustomers(ctx context.Context, tenantID, integration, after string, limit int) ([]TransferCustomer, error)
+	// WriteImport writes a chunk of an import: new customers, cards,
+	// external ids, profile changes and import operations, with one
+	// multi-row INSERT per table. ErrConflict when a phone, card or
+	// external id was taken meanwhile; ErrInsufficient for a lot outside
+	// 0..amount.
+	WriteImport(ctx context.Context, tenantID string, w *ImportWrites) error
+	// ExportOperations pages a tenant's operations created in [from, to)
+	// in (created_at, id) order, starting after the cursor (zero for the
+	// first page), with their customers' external ids of the integration.
+	ExportOperations(ctx context.Context, tenantID, integration string, from, to time.Time, after OpCursor, limit int) ([]ExportedOperation, error)
+
+	// CreateImportJob stores a new import job.
+	CreateImportJob(ctx context.Context, j *ImportJob) error
+	// UpdateImportJob writes a job's state, progress and errors (and
+	// UpdatedAt, the heartbeat) unless the job has finished already;
+	// ErrNotFound when there is no such job, ErrConflict when it finished.
+	UpdateImportJob(ctx context.Context, j *ImportJob) error
+	// GetImportJob loads a job; ErrNotFound when the tenant has none by id.
+	GetImportJob(ctx context.Context, tenantID, id string) (*ImportJob, error)
 }
 
 // Posting numbers of an operation's phases: creation, finish (post or

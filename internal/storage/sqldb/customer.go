@@ -97,7 +97,7 @@ var customerByRefFrom = map[string]string{
 	"phone": ` FROM customers c WHERE c.tenant_id = $1 AND c.phone = $2`,
 	"card": ` FROM cards k
 JOIN customers c ON c.tenant_id = k.tenant_id AND c.id = k.customer_id
-WHERE k.tenant_id = $1 AND k.number = $2`,
+WHERE k.tenant_id = $1 AND k.number = $2 AND k.status = 'active'`,
 }
 
 // PurchaseCustomer is CustomerByRef with the row lock that also tells,
@@ -128,6 +128,10 @@ func (tx *Tx) customerByRef(ctx context.Context, tenantID, by, value string, loc
 	if !ok {
 		return nil, fmt.Errorf("customer by %q: unknown reference", by)
 	}
+	args := append([]any{tenantID, value, micros(tx.now)}, extraArgs...)
+	if by == "card" {
+		from, args = cardRefFrom(value, args)
+	}
 	q := `SELECT ` + columns + extraSQL + from
 	if lock && tx.db.d.name() == "postgres" {
 		q += " FOR UPDATE OF c"
@@ -137,7 +141,6 @@ func (tx *Tx) customerByRef(ctx context.Context, tenantID, by, value string, loc
 	}
 	c := &kopilka.Customer{TenantID: tenantID}
 	var kind, tags string
-	args := append([]any{tenantID, value, micros(tx.now)}, extraArgs...)
 	dest := append([]any{&c.ID, &kind, &c.Debt, &c.PurchasesTotal, &c.Group, &tags, &c.Spendable}, extraDest...)
 	if err := tx.row(ctx, q, args...).Scan(dest...); err != nil {
 		return nil, wrap("customer by "+by, err)
@@ -147,28 +150,6 @@ func (tx *Tx) customerByRef(ctx context.Context, tenantID, by, value string, loc
 		return nil, wrap("customer tags", err)
 	}
 	return c, nil
-}
-
-const customerCardsSQL = `SELECT number, kind, status, created_at FROM cards
-WHERE tenant_id = $1 AND customer_id = $2 ORDER BY created_at, number`
-
-func (tx *Tx) customerCards(ctx context.Context, tenantID, id string) ([]kopilka.Card, error) {
-	rows, err := tx.query(ctx, customerCardsSQL, tenantID, id)
-	if err != nil {
-		return nil, wrap("customer cards", err)
-	}
-	defer rows.Close()
-	cards := []kopilka.Card{}
-	for rows.Next() {
-		c := kopilka.Card{CustomerID: id}
-		var created int64
-		if err := rows.Scan(&c.Number, &c.Kind, &c.Status, &created); err != nil {
-			return nil, err
-		}
-		c.CreatedAt = fromMicros(created)
-		cards = append(cards, c)
-	}
-	return cards, rows.Err()
 }
 
 // CustomerIDByPhone finds a customer by E.164 phone.
@@ -247,21 +228,6 @@ func (tx *Tx) ListCustomerChanges(ctx context.Context, tenantID, customerID stri
 		out = append(out, c)
 	}
 	return out, rows.Err()
-}
-
-const createCardSQL = `INSERT INTO cards (tenant_id, number, customer_id, kind, status, created_at) VALUES ($1, $2, $3, $4, $5, $6)`
-
-// CreateCard issues a card; ErrConflict when the number is taken.
-func (tx *Tx) CreateCard(ctx context.Context, tenantID string, c *kopilka.Card) error {
-	c.CreatedAt = tx.now
-	if c.Status == "" {
-		c.Status = "active"
-	}
-	if c.Kind == "" {
-		c.Kind = "plastic"
-	}
-	_, err := tx.exec(ctx, createCardSQL, tenantID, c.Number, c.CustomerID, c.Kind, c.Status, micros(tx.now))
-	return wrap("create card", err)
 }
 
 func boolInt(b bool) int {

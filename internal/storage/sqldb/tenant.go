@@ -39,6 +39,29 @@ func (tx *Tx) GetTenant(ctx context.Context, id string) (*kopilka.Tenant, error)
 	return t, nil
 }
 
+// LockTenant takes the tenant's row lock. On PostgreSQL it is FOR NO KEY
+// UPDATE, which rows referring to the tenant (API keys) do not wait for.
+func (tx *Tx) LockTenant(ctx context.Context, id string) error {
+	q := `SELECT id FROM tenants WHERE id = $1`
+	if tx.db.d.name() == "postgres" {
+		q += " FOR NO KEY UPDATE"
+		if tx.batched {
+			q += " NOWAIT"
+		}
+	}
+	var got string
+	return wrap("lock tenant", tx.row(ctx, q, id).Scan(&got))
+}
+
+// SetTenantSettings writes a tenant's settings.
+func (tx *Tx) SetTenantSettings(ctx context.Context, id string, s kopilka.TenantSettings) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return wrap("set tenant settings", affected(tx.exec(ctx, `UPDATE tenants SET settings = $2 WHERE id = $1`, id, string(b))))
+}
+
 const listTenantIDsSQL = `SELECT id FROM tenants ORDER BY id`
 
 // ListTenantIDs lists every tenant, for jobs and verify.

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.DB) {
 		{"Customers", testCustomers},
 		{"CustomerLock", testCustomerLock},
 		{"CustomerChanges", testCustomerChanges},
+		{"Cards", testCards},
 		{"Program", testProgram},
 		{"Operations", testOperations},
 		{"ListOperations", testListOperations},

@@ -120,13 +120,25 @@ type op struct {
 	Params       []any  // parameter objects or refs
 	Body         *body
 	Idempotent   bool // takes Idempotency-Key; answers may be replays
-	Responses    []resp
+	// Upload, when set, lists the media types of a file the body carries
+	// (a binary string; Body.Schema is then unused).
+	Upload    []string
+	Responses []resp
 }
 
 type body struct {
 	Schema   string
 	Required bool
 	Desc     string
+}
+
+// binary is the content of a file of each media type.
+func binary(media []string) object {
+	var o object
+	for _, m := range media {
+		o = append(o, member{m, object{{"schema", &Schema{Type: "string", Format: "binary"}}}})
+	}
+	return o
 }
 
 // resp is one response: a JSON schema, a problem, no content, or a
@@ -136,8 +148,9 @@ type resp struct {
 	Desc    string
 	Schema  string // a component schema name, for application/json
 	Problem bool
-	Shared  string // a components/responses name
-	Content string // another media type, with no schema
+	Shared  string   // a components/responses name
+	Content string   // another media type, with no schema
+	Media   []string // media types of a file answer (a binary string)
 }
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
@@ -206,8 +219,12 @@ func operation(o op) (object, error) {
 		out = append(out, member{"parameters", params})
 	}
 	if o.Body != nil {
+		content := object{{"application/json", object{{"schema", ref(o.Body.Schema)}}}}
+		if len(o.Upload) > 0 {
+			content = binary(o.Upload)
+		}
 		out = append(out, member{"requestBody", object{{"description", o.Body.Desc}, {"required", o.Body.Required},
-			{"content", object{{"application/json", object{{"schema", ref(o.Body.Schema)}}}}}}})
+			{"content", content}}})
 	}
 	responses := object{}
 	for _, r := range o.Responses {
@@ -243,6 +260,8 @@ func response(r resp, idempotent bool) (any, error) {
 		out = append(out, member{"content", object{{"application/problem+json", object{{"schema", ref("Problem")}}}}})
 	case r.Content != "":
 		out = append(out, member{"content", object{{r.Content, object{}}}})
+	case len(r.Media) > 0:
+		out = append(out, member{"content", binary(r.Media)})
 	case r.Schema != "":
 		out = append(out, member{"content", object{{"application/json", object{{"schema", ref(r.Schema)}}}}})
 	}

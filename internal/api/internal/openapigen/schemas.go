@@ -1,6 +1,10 @@
 package openapigen
 
-import "maps"
+import (
+	"maps"
+
+	"github.com/kopilka/kopilka/internal/kopilka"
+)
 
 func amount(desc string) Field { return Field{Desc: desc, Min: 0, Max: maxAmount} }
 
@@ -76,7 +80,7 @@ func structSpecs() []structSpec {
 		"confirm":           {Desc: "Complete the purchase at once (as POST …/confirm would).", Default: false},
 		"verification_code": {Desc: "The code the customer received, when the programme's verification asks for one."},
 	}
-	return []structSpec{
+	specs := []structSpec{
 		{Name: "Customer", Desc: "A card holder.", Fields: map[string]Field{
 			"id":              {Desc: "Customer id (cus_…)."},
 			"kind":            {Desc: "individual or legal_entity.", Enum: []any{"individual", "legal_entity"}},
@@ -102,6 +106,51 @@ func structSpecs() []structSpec {
 			"kind":   {Desc: "plastic or electronic.", Enum: []any{"plastic", "electronic"}},
 			"status": {Desc: "active, blocked or replaced.", Enum: []any{"active", "blocked", "replaced"}},
 		}},
+		{Name: "CardDetail", Desc: "A loyalty card with its holder.", Fields: map[string]Field{
+			"number":      {Desc: "The card number."},
+			"kind":        {Desc: "plastic or electronic.", Enum: []any{"plastic", "electronic"}},
+			"status":      {Desc: "active (identifies its holder), blocked (identifies nobody until unblocked) or replaced (retired for good).", Enum: []any{"active", "blocked", "replaced"}},
+			"customer_id": {Desc: "The holder (cus_…)."},
+			"range_id":    {Desc: "The range whose counter issued the number, or null for a number bound by hand."},
+			"replaced_by": {Desc: "The card that replaced this one, or null."},
+			"created_at":  {Desc: "When it was issued."},
+		}},
+		{Name: "CardInput", Mode: input, Desc: "A card to issue. Every field is optional.", Fields: map[string]Field{
+			"kind":     {Desc: "plastic (the default) or electronic.", Enum: []any{"plastic", "electronic"}, Default: "plastic"},
+			"number":   {Desc: "Bind this number: 1 to 64 printable ASCII characters, no spaces; unique within the tenant. Absent or empty: the next free number of a range.", Pattern: cardPattern},
+			"range_id": {Desc: "Take the number from this range (rng_…); absent: the newest range for the kind with numbers left, else the newest for both kinds. Not with number."},
+		}},
+		{Name: "ReplaceInput", Mode: input, Desc: "Where the new card's number comes from. Every field is optional.", Fields: map[string]Field{
+			"number":   {Desc: "The new card's number (a new plastic card's); unique within the tenant.", Pattern: cardPattern},
+			"range_id": {Desc: "Take the number from this range; absent: the old card's range, else the newest for the kind, else the newest for both kinds. Not with number."},
+		}},
+		{Name: "CardRange", Desc: "A series of card numbers.", Fields: map[string]Field{
+			"id":           {Desc: "Range id (rng_…)."},
+			"name":         {Desc: "A name for people; may be empty."},
+			"prefix":       {Desc: "What every number starts with; may be empty."},
+			"start":        {Desc: "The first sequence number."},
+			"end":          {Desc: "The last sequence number."},
+			"width":        {Desc: "Digits of the zero-padded sequence number."},
+			"check_digit":  {Desc: "none, luhn or ean13: the check digit that ends every number.", Enum: []any{"none", "luhn", "ean13"}},
+			"kind":         {Desc: "plastic or electronic: the cards the range is for; null for both.", Enum: []any{"plastic", "electronic"}},
+			"first_number": {Desc: "The number of start."},
+			"last_number":  {Desc: "The number of end."},
+			"next_number":  {Desc: "The number the counter tries next (skipping numbers bound by hand), or null when the range is used up."},
+			"issued":       {Desc: "Cards whose numbers belong to the range, however they were bound."},
+			"left":         {Desc: "Numbers the counter can still issue."},
+			"created_at":   {Desc: "When it was made; without range_id a card comes from the newest range for its kind, else the newest for both kinds."},
+		}},
+		{Name: "CardRangeInput", Mode: input, Desc: "A range to make.", Required: []string{"width"}, Fields: map[string]Field{
+			"name":        text("A name for people.", 200),
+			"prefix":      {Desc: "What every number starts with: up to 20 digits, capital Latin letters and '-' (digits only with a check digit). Default empty.", Pattern: "^[0-9A-Z-]{0,20}$"},
+			"start":       {Desc: "The first sequence number; default 1.", Min: 0},
+			"end":         {Desc: "The last sequence number, not below start; default the largest width digits hold.", Min: 0},
+			"width":       {Desc: "Digits of the zero-padded sequence number (the mask: width 4 makes 0001, 0002 …).", Min: 1, Max: kopilka.MaxRangeWidth},
+			"check_digit": {Desc: "none (the default), luhn, or ean13 (prefix + width must then be 12 digits).", Enum: []any{"none", "luhn", "ean13"}, Default: "none"},
+			"kind":        {Desc: "plastic or electronic: the cards the range is for; absent or empty for both.", Enum: []any{"plastic", "electronic", ""}},
+		}},
+		{Name: "Settings", Desc: "The tenant settings.", Fields: settingsFields()},
+		{Name: "SettingsInput", Mode: input, Desc: "The tenant settings; omitted fields take their defaults.", Fields: settingsFields()},
 		{Name: "CustomerInput", Mode: input, Desc: "A new customer. Every field is optional.", Fields: func() map[string]Field {
 			f := customerFields(false)
 			f["kind"] = Field{Desc: "individual (the default) or legal_entity; legal entities take part only when the tenant allows them.", Enum: []any{"individual", "legal_entity"}, Default: "individual"}
@@ -244,6 +293,7 @@ func structSpecs() []structSpec {
 			"instance": {Desc: "The request path."},
 		}},
 	}
+	return append(specs, transferSpecs()...)
 }
 
 func promotionFields(m mode) map[string]Field {
@@ -274,6 +324,14 @@ func promotionFields(m mode) map[string]Field {
 		}
 	}
 	return f
+}
+
+func settingsFields() map[string]Field {
+	return map[string]Field{
+		"allow_legal_entities":           {Desc: "Legal entities may take part (kind legal_entity); default false.", Default: false},
+		"electronic_deactivates_plastic": {Desc: "Issuing an electronic card replaces the customer's active plastic cards (MoySklad knows one card per customer); default false.", Default: false},
+		"electronic_card_group":          {Desc: "The group a customer joins when an electronic card is issued to them; empty for none.", MaxLen: ptr(200)},
+	}
 }
 
 func keyFields() map[string]Field {
@@ -357,6 +415,7 @@ func extraSchemas() []Property {
 		{"CustomerChangePage", page("A page of profile changes.", "CustomerChange")},
 		{"APIKeyList", list("The tenant's API keys.", "APIKey")},
 		{"StoreList", list("The tenant's stores.", "Store")},
+		{"CardRangeList", list("The tenant's card ranges, oldest first.", "CardRange")},
 		{"PromotionList", list("The promotions or offers that have not ended.", "Promotion")},
 		{"EmptyBody", &Schema{Type: "object", Description: "An empty object.", AdditionalProperties: ptr(false)}},
 		{"Health", &Schema{Type: "object", Description: "The server's health.", Required: []string{"status", "database"}, Properties: Properties{

@@ -28,9 +28,12 @@ func tags() []object {
 		{{"name", "API keys"}, {"description", "Keys for integrations and tills."}},
 		{{"name", "Stores"}, {"description", "Points of sale."}},
 		{{"name", "Customers"}, {"description", "Card holders, their profiles, balances and points history."}},
+		{{"name", "Cards"}, {"description", "Card ranges, the cards issued from them or bound by their number, and a card's life: active, blocked, replaced."}},
+		{{"name", "Settings"}, {"description", "The tenant's switches outside the points programme."}},
 		{{"name", "Promotions"}, {"description", "Time-bound accrual rules for goods and stores."}},
 		{{"name", "Offers"}, {"description", "Personal accrual offers for customer tags and groups."}},
 		{{"name", "Purchases"}, {"description", "Receipts: calculate, register, confirm, cancel, refund."}},
+		{{"name", "Imports and exports"}, {"description", "Customers, balances and purchase sums in and out as CSV or XLSX files; imports run in the background."}},
 		{{"name", "Service"}, {"description", "Health and documentation; no key needed."}},
 	}
 }
@@ -47,6 +50,10 @@ func parameters() object {
 		{"PromotionID", id("promotion", "prm")},
 		{"OfferID", id("offer", "ofr")},
 		{"APIKeyID", id("API key", "key")},
+		{"ImportID", id("import job", "imp")},
+		{"CardNumber", object{{"name", "number"}, {"in", "path"}, {"required", true},
+			{"description", "The card number, or what a barcode scanner read from the card: an EAN-13 scan of a number of at most 12 digits (zero-padded on the left) finds the number without its check digit."},
+			{"schema", &Schema{Type: "string"}}}},
 		{"IdempotencyKey", object{{"name", "Idempotency-Key"}, {"in", "header"}, {"required", false},
 			{"description", "Makes the request safe to retry: the same key with the same body on the same path returns the first answer (Idempotent-Replayed: true), including a business refusal; another body is 409 conflict. Kept 72 hours. 1 to 255 printable ASCII characters without spaces; a UUID is a good choice."},
 			{"schema", &Schema{Type: "string", MinLength: ptr(1), MaxLength: ptr(255), Pattern: "^[!-~]+$"}}}},
@@ -56,6 +63,8 @@ func parameters() object {
 }
 
 func pathRef(name string) paramRef { return paramRef{name, "path", "id"} }
+
+func cardRef() paramRef { return paramRef{"CardNumber", "path", "number"} }
 
 func limitRef() paramRef { return paramRef{"Limit", "query", "limit"} }
 
@@ -98,6 +107,17 @@ func operations() []op {
 			Desc:    "Replaces the whole programme; omitted fields take their defaults (currency RUB, accrue_on paid, verification off with wait_seconds 45, zero numbers, empty lists). Tiers start at threshold 0 and rise strictly. The next receipt uses it. Answers the programme as stored.",
 			Body:    &body{"ProgramInput", true, "The new programme."},
 			Responses: []resp{ok("200", "The programme as stored, defaults filled in.", "Program"), invalid(),
+				shared("403", "AdminOnly"), shared("413", "TooLarge")}},
+
+		{Method: "GET", Path: "/v1/settings", ID: "getSettings", Tag: "Settings", Scope: "pos",
+			Summary:   "Read the tenant settings",
+			Desc:      "The tenant's switches outside the points programme: whether legal entities take part, and what issuing an electronic card does.",
+			Responses: []resp{ok("200", "The settings.", "Settings")}},
+		{Method: "PUT", Path: "/v1/settings", ID: "putSettings", Tag: "Settings", Scope: "admin",
+			Summary: "Replace the tenant settings",
+			Desc:    "Replaces every setting; an omitted field takes its default (false, empty). electronic_deactivates_plastic: issuing an electronic card replaces the customer's active plastic cards (status replaced, replaced_by the electronic card), as MoySklad knows one card per customer. electronic_card_group: the group a customer joins whenever an electronic card is issued to them, a replacement included; empty for none. Answers the settings as stored.",
+			Body:    &body{"SettingsInput", true, "The new settings."},
+			Responses: []resp{ok("200", "The settings as stored.", "Settings"), invalid(),
 				shared("403", "AdminOnly"), shared("413", "TooLarge")}},
 
 		{Method: "POST", Path: "/v1/api-keys", ID: "createAPIKey", Tag: "API keys", Scope: "admin", Idempotent: true,
@@ -148,12 +168,12 @@ func operations() []op {
 			Desc:    "Finds the one customer with this phone, card number or id: give exactly one of the three.",
 			Params: []any{
 				queryParam("phone", "A phone in any common notation; compared in E.164.", false, &Schema{Type: "string"}),
-				queryParam("card", "A card number.", false, &Schema{Type: "string"}),
+				queryParam("card", "A card number, or a barcode scan of it (an EAN-13 scan of a number of at most 12 digits finds it). Only an active card identifies its holder.", false, &Schema{Type: "string"}),
 				queryParam("id", "A customer id.", false, &Schema{Type: "string"}),
 			},
 			Responses: []resp{ok("200", "The customer.", "Customer"),
 				problem("400", "invalid_request: not exactly one of phone, card and id, or not a phone number."),
-				problem("404", "customer_not_found: nobody has this phone, card or id.")}},
+				problem("404", "customer_not_found: nobody has this phone, card or id, or the card is blocked or replaced (the detail says which).")}},
 		{Method: "GET", Path: "/v1/customers/{id}", ID: "getCustomer", Tag: "Customers", Scope: "pos",
 			Summary: "Read a customer", Desc: "The customer's profile and cards.",
 			Params:    []any{pathRef("CustomerID")},
@@ -200,6 +220,8 @@ func operations() []op {
 				problem("422", "insufficient_points: the debit is larger than the available balance."),
 				shared("503", "Unavailable")}},
 	}
+	ops = append(ops, cardOps()...)
+	ops = append(ops, transferOps()...)
 	ops = append(ops, rules("promotion", "Promotions", "prm", "PromotionID")...)
 	ops = append(ops, rules("offer", "Offers", "ofr", "OfferID")...)
 	return append(ops, []op{
@@ -303,5 +325,66 @@ func rules(kind, tag, prefix, param string) []op {
 			Summary: "Delete a " + kind, Desc: "Removes the " + kind + "; receipts already computed keep what it gave them.",
 			Params:    []any{pathRef(param)},
 			Responses: []resp{{Status: "204", Desc: "Deleted."}, shared("403", "AdminOnly"), notFound}},
+	}
+}
+
+// cardOps are the operations of card ranges and cards.
+func cardOps() []op {
+	notFound := problem("404", "not_found: no card with this number in this tenant.")
+	conflict := func(what string) resp {
+		return problem("409", "conflict: "+what+", or the Idempotency-Key was used for another request.")
+	}
+	return []op{
+		{Method: "POST", Path: "/v1/customers/{id}/cards", ID: "issueCard", Tag: "Cards", Scope: "pos", Idempotent: true,
+			Summary: "Issue a card",
+			Desc:    "Issues a card to the customer. With number, that number is bound: a plastic card's printed number, or the customer's id in another system (MoySklad's counterparty id, say) used as the card code; a number any card of the tenant has is 409 conflict, and a number shaped like a range's with a wrong check digit is 400. Without number, the card gets the next free number of a range: range_id's, or else the newest range for the card's kind that has numbers left, or else the newest range for both kinds (one without kind) that has. Numbers bound by hand are skipped; no number is issued twice, and none is skipped otherwise, however many cards are issued at once. An electronic card applies the tenant settings (GET /v1/settings): the customer's active plastic cards are replaced by it when electronic_deactivates_plastic, and the customer joins electronic_card_group when it is set. Every change goes to the customer's history.",
+			Params:  []any{pathRef("CustomerID")},
+			Body:    &body{"CardInput", true, "The card to issue."},
+			Responses: []resp{ok("201", "The card.", "CardDetail"),
+				problem("400", "invalid_request: a malformed body, an unknown or unsuitable range_id, both number and range_id, or a mistyped check digit."),
+				problem("404", "not_found: no such customer in this tenant."),
+				conflict("the number is taken, no range has a number left for the kind, or range_id's range is used up"),
+				shared("413", "TooLarge"), shared("503", "Unavailable")}},
+
+		{Method: "POST", Path: "/v1/card-ranges", ID: "createCardRange", Tag: "Cards", Scope: "admin", Idempotent: true,
+			Summary: "Create a card range",
+			Desc:    "A series of card numbers: the prefix, then the sequence number zero-padded to width digits (start 1, width 4: 0001, 0002 …), then a check digit when check_digit says so: luhn (Luhn mod 10, as on bank cards) or ean13 (the EAN-13 check digit; the whole number is then 13 digits, so prefix + width must be 12). The sequence runs from start (default 1) to end (default the largest width digits hold). Ranges never overlap: a range that could make a number some card of the tenant already has (issued or imported), or a number another range can make, is 409 conflict, and the detail names the clashing numbers and ranges. Numbers compare as strings, so ranges of different prefixes, widths or check digits overlap when one string can come from both (prefix 4 with width 7 makes 46000001, as prefix 46 with width 6 does). kind limits the range to plastic or electronic cards; without it the range serves both.",
+			Body:    &body{"CardRangeInput", true, "The range."},
+			Responses: []resp{ok("201", "The range.", "CardRange"), invalid(), shared("403", "AdminOnly"),
+				conflict("the range overlaps numbers already issued or another range's numbers (the detail names them)"),
+				shared("413", "TooLarge"), shared("503", "Unavailable")}},
+		{Method: "GET", Path: "/v1/card-ranges", ID: "listCardRanges", Tag: "Cards", Scope: "pos",
+			Summary:   "List card ranges",
+			Desc:      "Every range, oldest first, with issued (cards whose numbers belong to the range, however they were bound) and left (numbers the counter can still issue).",
+			Responses: []resp{ok("200", "The ranges.", "CardRangeList")}},
+
+		{Method: "GET", Path: "/v1/cards/{number}", ID: "getCard", Tag: "Cards", Scope: "pos",
+			Summary:   "Read a card",
+			Desc:      "The card, in any status, with its holder's id.",
+			Params:    []any{cardRef()},
+			Responses: []resp{ok("200", "The card.", "CardDetail"), notFound}},
+		{Method: "POST", Path: "/v1/cards/{number}/block", ID: "blockCard", Tag: "Cards", Scope: "pos", Idempotent: true,
+			Summary: "Block a card",
+			Desc:    "A blocked card identifies nobody: purchases by it and GET /v1/customers?card= answer 404 customer_not_found until it is unblocked. The points stay with the customer. Blocking a blocked card returns it unchanged; a replaced card is 409 conflict. No body, or {}.",
+			Params:  []any{cardRef()},
+			Body:    &body{"EmptyBody", false, "Nothing, or an empty object."},
+			Responses: []resp{ok("200", "The card, blocked.", "CardDetail"), invalid(), notFound,
+				conflict("the card was replaced"), shared("413", "TooLarge"), shared("503", "Unavailable")}},
+		{Method: "POST", Path: "/v1/cards/{number}/unblock", ID: "unblockCard", Tag: "Cards", Scope: "pos", Idempotent: true,
+			Summary: "Unblock a card",
+			Desc:    "The card is active again and identifies its holder. Unblocking an active card returns it unchanged; a replaced card is 409 conflict. No body, or {}.",
+			Params:  []any{cardRef()},
+			Body:    &body{"EmptyBody", false, "Nothing, or an empty object."},
+			Responses: []resp{ok("200", "The card, active.", "CardDetail"), invalid(), notFound,
+				conflict("the card was replaced"), shared("413", "TooLarge"), shared("503", "Unavailable")}},
+		{Method: "POST", Path: "/v1/cards/{number}/replace", ID: "replaceCard", Tag: "Cards", Scope: "pos", Idempotent: true,
+			Summary: "Replace a card",
+			Desc:    "Issues a new card of the same kind to the same customer and retires this one: its status becomes replaced, replaced_by names the new card, and it never identifies anyone again. The balance does not move: points belong to the customer, not to the card. The new number is number when given (the new plastic card's), else the next free number of range_id's range, else of the old card's range, else of the newest range for the kind, else of the newest range for both kinds. A new electronic card applies the tenant settings as issuing does. Active and blocked cards may be replaced; a replaced card is 409 conflict. The body may be empty.",
+			Params:  []any{cardRef()},
+			Body:    &body{"ReplaceInput", false, "Where the new card's number comes from; nothing or {} for a range."},
+			Responses: []resp{ok("201", "The new card.", "CardDetail"),
+				problem("400", "invalid_request: a malformed body, an unknown or unsuitable range_id, both number and range_id, or a mistyped check digit."),
+				notFound, conflict("the card was replaced already, the new number is taken, or no range has a number left"),
+				shared("413", "TooLarge"), shared("503", "Unavailable")}},
 	}
 }

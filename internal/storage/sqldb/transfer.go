@@ -1,0 +1,575 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/kopilka/kopilka/internal/kopilka"
+	"github.com/kopilka/kopilka/internal/ledger"
+	"github.com/kopilka/kopilka/internal/storage"
+)
+
+// The bulk statements of imports and exports. Their text depends on how
+// many rows they carry, so they are written with the dialect's own
+// placeholders and bypass the rebinding cache of tx.sql, which would keep
+// every shape for ever.
+
+// maxParams bounds the placeholders of one statement: PostgreSQL allows
+// 65535 and SQLite (as modernc.org/sqlite builds it) 32766.
+const maxParams = 30000
+
+// binder collects a statement's arguments in the order their placeholders
+// appear: $1, $2 … on PostgreSQL, anonymous ? on SQLite, which binds
+// numbered parameters in time quadratic in their number.
+type binder struct {
+	pg   bool
+	args []any
+}
+
+func (tx *Tx) binder() *binder { return &binder{pg: tx.isPG()} }
+
+// arg adds v and returns its placeholder.
+func (b *binder) arg(v any) string {
+	b.args = append(b.args, v)
+	if b.pg {
+		return "$" + strconv.Itoa(len(b.args))
+	}
+	return "?"
+}
+
+// list adds vals and returns "(p, p, …)" for them.
+func (b *binder) list(vals []string) string {
+	var s strings.Builder
+	s.WriteByte('(')
+	for i, v := range vals {
+		if i > 0 {
+			s.WriteString(", ")
+		}
+		s.WriteString(b.arg(v))
+	}
+	s.WriteByte(')')
+	return s.String()
+}
+
+// probe returns a query of the rows of table whose key column is one of
+// vals and that meet cond (written with arguments added before); sel is
+// the select list, where %s stands for the key. SQLite takes an IN list.
+// PostgreSQL takes an array and looks each value up on its own: with a
+// long IN list, and statistics that lag behind a bulk load, its planner
+// may scan the whole tenant by tenant_id and filter, which costs a
+// million rows a chunk; a lookup per value of a unique key never does.
+func (b *binder) probe(sel, table, key, cond string, vals []string) string {
+	if !b.pg {
+		return "SELECT " + strings.ReplaceAll(sel, "%s", key) + " FROM " + table + " WHERE " + cond + " AND " + key + " IN " + b.list(vals)
+	}
+	return "SELECT " + strings.ReplaceAll(sel, "%s", "u.v") + " FROM unnest(" + b.arg(vals) + "::text[]) AS u(v) CROSS JOIN LATERAL (SELECT " +
+		strings.ReplaceAll(sel, "%s", key) + " FROM " + table + " WHERE " + cond + " AND " + key + " = u.v OFFSET 0) AS x"
+}
+
+// execRaw runs a statement written with the dialect's placeholders.
+func (tx *Tx) execRaw(ctx context.Context, q string, args ...any) error {
+	_, err := tx.q.ExecContext(ctx, q, args...)
+	return tx.db.d.mapErr(err)
+}
+
+// queryRaw runs a query written with the dialect's placeholders. On
+// PostgreSQL it is planned for its arguments every time rather than
+// prepared once: a plan cached while an import's tables were still small
+// (and their statistics said so) would scan whole tables for the rest of
+// the import.
+func (tx *Tx) queryRaw(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if tx.isPG() {
+		args = append([]any{pgx.QueryExecModeExec}, args...)
+	}
+	rows, err := tx.q.QueryContext(ctx, q, args...)
+	return rows, tx.db.d.mapErr(err)
+}
+
+// insertRows inserts rows (each with len(cols) values) with one multi-row
+// INSERT per maxParams placeholders.
+func (tx *Tx) insertRows(ctx context.Context, table, cols string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if tx.isPG() {
+		return tx.insertColumns(ctx, table, cols, rows)
+	}
+	per := max(1, maxParams/len(rows[0]))
+	for len(rows) > 0 {
+		k := min(per, len(rows))
+		var b strings.Builder
+		q := &binder{pg: tx.isPG(), args: make([]any, 0, k*len(rows[0]))}
+		b.WriteString("INSERT INTO " + table + " (" + cols + ") VALUES ")
+		for i, r := range rows[:k] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('(')
+			for j, v := range r {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(q.arg(v))
+			}
+			b.WriteByte(')')
+		}
+		if err := tx.execRaw(ctx, b.String(), q.args...); err != nil {
+			return wrap("insert "+table, err)
+		}
+		rows = rows[k:]
+	}
+	return nil
+}
+
+// insertColumns is insertRows on PostgreSQL: one INSERT … SELECT FROM
+// unnest of one array per column, so that a chunk costs a parameter per
+// column rather than per value, whatever its size.
+func (tx *Tx) insertColumns(ctx context.Context, table, cols string, rows [][]any) error {
+	n := len(rows[0])
+	args := make([]any, n)
+	casts := make([]string, n)
+	for j := range n {
+		var err error
+		if args[j], casts[j], err = column(rows, j); err != nil {
+			return fmt.Errorf("insert %s: column %d: %w", table, j+1, err)
+		}
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + cols + ") SELECT * FROM unnest(")
+	for j := range n {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "$%d::%s", j+1, casts[j])
+	}
+	b.WriteString(")")
+	return wrap("insert "+table, tx.execRaw(ctx, b.String(), args...))
+}
+
+// column gathers the j-th values of rows into a typed slice, and names
+// its PostgreSQL array type.
+func column(rows [][]any, j int) (any, string, error) {
+	switch rows[0][j].(type) {
+	case string:
+		out := make([]string, len(rows))
+		for i, r := range rows {
+			out[i] = r[j].(string)
+		}
+		return out, "text[]", nil
+	case sql.NullString:
+		out := make([]*string, len(rows))
+		for i, r := range rows {
+			if v := r[j].(sql.NullString); v.Valid {
+				out[i] = &v.String
+			}
+		}
+		return out, "text[]", nil
+	case int64, int:
+		out := make([]int64, len(rows))
+		for i, r := range rows {
+			switch v := r[j].(type) {
+			case int64:
+				out[i] = v
+			case int:
+				out[i] = int64(v)
+			}
+		}
+		return out, "bigint[]", nil
+	case sql.NullInt64:
+		out := make([]*int64, len(rows))
+		for i, r := range rows {
+			if v := r[j].(sql.NullInt64); v.Valid {
+				out[i] = &v.Int64
+			}
+		}
+		return out, "bigint[]", nil
+	case []byte:
+		out := make([][]byte, len(rows))
+		for i, r := range rows {
+			out[i] = r[j].([]byte)
+		}
+		return out, "bytea[]", nil
+	}
+	return nil, "", fmt.Errorf("values of type %T", rows[0][j])
+}
+
+// ImportLookup resolves an import chunk's keys to customer ids in one
+// statement.
+func (tx *Tx) ImportLookup(ctx context.Context, tenantID, integration string, k storage.ImportKeys) (*storage.ImportMatches, error) {
+	m := &storage.ImportMatches{ExternalIDs: map[string]string{}, IDs: map[string]string{},
+		Phones: map[string]string{}, Cards: map[string]string{}}
+	b := tx.binder()
+	var parts []string
+	if len(k.ExternalIDs) > 0 {
+		parts = append(parts, b.probe("'e', %s, customer_id", "customer_external_ids", "external_id",
+			"tenant_id = "+b.arg(tenantID)+" AND integration = "+b.arg(integration), k.ExternalIDs))
+	}
+	if len(k.IDs) > 0 {
+		parts = append(parts, b.probe("'i', %s, %s", "customers", "id", "tenant_id = "+b.arg(tenantID), k.IDs))
+	}
+	if len(k.Phones) > 0 {
+		parts = append(parts, b.probe("'p', %s, id", "customers", "phone", "tenant_id = "+b.arg(tenantID), k.Phones))
+	}
+	if len(k.Cards) > 0 {
+		parts = append(parts, b.probe("'c', %s, customer_id", "cards", "number", "tenant_id = "+b.arg(tenantID), k.Cards))
+	}
+	if len(parts) == 0 {
+		return m, nil
+	}
+	rows, err := tx.queryRaw(ctx, strings.Join(parts, " UNION ALL "), b.args...)
+	if err != nil {
+		return nil, wrap("import lookup", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, key, id string
+		if err := rows.Scan(&kind, &key, &id); err != nil {
+			return nil, wrap("import lookup", err)
+		}
+		switch kind {
+		case "e":
+			m.ExternalIDs[key] = id
+		case "i":
+			m.IDs[key] = id
+		case "p":
+			m.Phones[key] = id
+		case "c":
+			m.Cards[key] = id
+		}
+	}
+	return m, wrap("import lookup", rows.Err())
+}
+
+// transferColumns are a customer's columns and its points position at the
+// placeholder now, for imports and exports.
+func transferColumns(now string) string {
+	return customerColumns + `,
+ (SELECT COALESCE(SUM(l.remaining), 0) FROM lots l WHERE l.tenant_id = c.tenant_id AND l.customer_id = c.id
+  AND l.remaining > 0 AND l.state = 'active' AND (l.expires_at IS NULL OR l.expires_at > ` + now + `)),
+ (SELECT COALESCE(SUM(l.remaining), 0) FROM lots l WHERE l.tenant_id = c.tenant_id AND l.customer_id = c.id
+  AND l.remaining > 0 AND l.state IN ('pending', 'inactive')),
+ (SELECT COALESCE(SUM(h.amount), 0) FROM holds h WHERE h.tenant_id = c.tenant_id AND h.customer_id = c.id AND h.state = 'held')`
+}
+
+// TransferCustomers loads customers by id, with cards, external ids and
+// points position; lock takes their row locks in id order.
+func (tx *Tx) TransferCustomers(ctx context.Context, tenantID, integration string, ids []string, lock bool) ([]storage.TransferCustomer, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	b := tx.binder()
+	cols := transferColumns(b.arg(micros(tx.now)))
+	where := `c.tenant_id = ` + b.arg(tenantID)
+	if !b.pg {
+		q := `SELECT ` + cols + ` FROM customers c WHERE ` + where + ` AND c.id IN ` + b.list(ids) + ` ORDER BY c.id`
+		return tx.transferCustomers(ctx, integration, q, b.args)
+	}
+	// One lookup per id (see probe), in id order: the order of the locks.
+	locking := ""
+	if lock {
+		locking = " FOR UPDATE OF c"
+		if tx.batched {
+			locking += " NOWAIT"
+		}
+	}
+	q := `SELECT x.* FROM unnest(` + b.arg(ids) + `::text[]) WITH ORDINALITY AS u(v, n) CROSS JOIN LATERAL (SELECT ` + cols +
+		` FROM customers c WHERE ` + where + ` AND c.id = u.v OFFSET 0` + locking + `) AS x ORDER BY u.n`
+	return tx.transferCustomers(ctx, integration, q, b.args)
+}
+
+// ExportCustomers pages a tenant's customers in id order.
+func (tx *Tx) ExportCustomers(ctx context.Context, tenantID, integration, after string, limit int) ([]storage.TransferCustomer, error) {
+	b := tx.binder()
+	q := `SELECT ` + transferColumns(b.arg(micros(tx.now))) + ` FROM customers c WHERE c.tenant_id = ` + b.arg(tenantID) +
+		` AND c.id > ` + b.arg(after) + ` ORDER BY c.id LIMIT ` + b.arg(limit)
+	return tx.transferCustomers(ctx, integration, q, b.args)
+}
+
+func (tx *Tx) transferCustomers(ctx context.Context, integration, q string, args []any) ([]storage.TransferCustomer, error) {
+	rows, err := tx.queryRaw(ctx, q, args...)
+	if err != nil {
+		return nil, wrap("transfer customers", err)
+	}
+	defer rows.Close()
+	var out []storage.TransferCustomer
+	for rows.Next() {
+		var spendable, pending, held int64
+		c, err := scanCustomer(func(dest ...any) error { return rows.Scan(append(dest, &spendable, &pending, &held)...) })
+		if err != nil {
+			return nil, wrap("transfer customers", err)
+		}
+		c.Spendable, c.Cards = spendable, []kopilka.Card{}
+		out = append(out, storage.TransferCustomer{Customer: *c, Pending: pending, Held: held})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("transfer customers", err)
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	return out, tx.transferExtras(ctx, integration, out)
+}
+
+// transferExtras fills the cards and external ids of customers of one
+// tenant, a query each.
+func (tx *Tx) transferExtras(ctx context.Context, integration string, cs []storage.TransferCustomer) error {
+	at := make(map[string]int, len(cs))
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		at[c.ID], ids[i] = i, c.ID
+	}
+	b := tx.binder()
+	rows, err := tx.queryRaw(ctx, b.probe("customer_id, number, kind, status, created_at", "cards", "customer_id",
+		"tenant_id = "+b.arg(cs[0].TenantID), ids)+" ORDER BY 1, 5, 2", b.args...)
+	if err != nil {
+		return wrap("transfer cards", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k kopilka.Card
+		var created int64
+		if err := rows.Scan(&k.CustomerID, &k.Number, &k.Kind, &k.Status, &created); err != nil {
+			return wrap("transfer cards", err)
+		}
+		k.CreatedAt = fromMicros(created)
+		c := &cs[at[k.CustomerID]]
+		c.Cards = append(c.Cards, k)
+	}
+	if err := rows.Err(); err != nil {
+		return wrap("transfer cards", err)
+	}
+	rows.Close()
+	b = tx.binder()
+	rows, err = tx.queryRaw(ctx, b.probe("customer_id, external_id", "customer_external_ids", "customer_id",
+		"tenant_id = "+b.arg(cs[0].TenantID)+" AND integration = "+b.arg(integration), ids)+" ORDER BY 1, 2", b.args...)
+	if err != nil {
+		return wrap("transfer external ids", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, ext string
+		if err := rows.Scan(&id, &ext); err != nil {
+			return wrap("transfer external ids", err)
+		}
+		c := &cs[at[id]]
+		c.ExternalIDs = append(c.ExternalIDs, ext)
+	}
+	return wrap("transfer external ids", rows.Err())
+}
+
+const (
+	customerInsertCols = `tenant_id, id, kind, phone, extra_phone, email, first_name, last_name, middle_name, birth_date,
+ gender, ad_consent, ad_consent_at, ad_consent_via, grp, tags, purchases_total, debt, created_at, updated_at, birth_md`
+	cardInsertCols       = `tenant_id, number, customer_id, kind, status, created_at`
+	externalIDInsertCols = `tenant_id, integration, external_id, customer_id, created_at`
+	changeInsertCols     = `tenant_id, customer_id, field, old_value, new_value, actor, changed_at`
+)
+
+// WriteImport writes a chunk of an import, one multi-row INSERT per table.
+func (tx *Tx) WriteImport(ctx context.Context, tenantID string, w *storage.ImportWrites) error {
+	now := micros(tx.now)
+	var customers, cards, exts, ops, posts, lots, changes [][]any
+	addCard := func(k *kopilka.Card) {
+		k.CreatedAt = tx.now
+		if k.Kind == "" {
+			k.Kind = "plastic"
+		}
+		if k.Status == "" {
+			k.Status = "active"
+		}
+		cards = append(cards, []any{tenantID, k.Number, k.CustomerID, k.Kind, k.Status, now})
+	}
+	for _, c := range w.Customers {
+		c.TenantID, c.CreatedAt, c.UpdatedAt = tenantID, tx.now, tx.now
+		tags, err := json.Marshal(nonNil(c.Tags))
+		if err != nil {
+			return err
+		}
+		customers = append(customers, []any{tenantID, c.ID, string(c.Kind), nullString(c.Phone), c.ExtraPhone, c.Email,
+			c.FirstName, c.LastName, c.MiddleName, c.BirthDate, c.Gender, boolInt(c.AdConsent), nullMicros(c.AdConsentAt),
+			c.AdConsentVia, c.Group, string(tags), c.PurchasesTotal, c.Debt, now, now, birthMD(c.BirthDate)})
+		for i := range c.Cards {
+			c.Cards[i].CustomerID = c.ID
+			addCard(&c.Cards[i])
+		}
+	}
+	for i := range w.Cards {
+		addCard(&w.Cards[i])
+	}
+	for _, e := range w.ExternalIDs {
+		exts = append(exts, []any{tenantID, e.Integration, e.ExternalID, e.CustomerID, now})
+	}
+	for _, o := range w.Ops {
+		if err := ledger.Balanced(o.Postings); err != nil {
+			return fmt.Errorf("operation %s: %w", o.Op.ID, err)
+		}
+		op := o.Op
+		op.TenantID, op.CreatedAt, op.UpdatedAt = tenantID, tx.now, tx.now
+		ops = append(ops, []any{tenantID, op.ID, op.CustomerID, string(op.Type), string(op.Status), op.Amount,
+			op.PurchaseID, nullString(op.ExternalID), op.Message, op.RequestHash, now, now})
+		for i, p := range o.Postings {
+			posts = append(posts, []any{tenantID, op.ID, storage.PhaseCreate + i, p.CustomerID, string(p.Account), p.Amount})
+		}
+	}
+	for _, l := range w.Lots {
+		l.TenantID, l.CreatedAt = tenantID, tx.now
+		lots = append(lots, []any{tenantID, l.ID, l.CustomerID, l.OperationID, l.Amount, l.Remaining, l.State,
+			micros(l.ActivatesAt), nullMicros(l.ExpiresAt), now})
+	}
+	for _, ch := range w.Changes {
+		changes = append(changes, []any{tenantID, ch.CustomerID, ch.Field, ch.OldValue, ch.NewValue, ch.Actor, now})
+	}
+	for _, ins := range []struct {
+		table, cols string
+		rows        [][]any
+	}{
+		{"customers", customerInsertCols, customers},
+		{"cards", cardInsertCols, cards},
+		{"customer_external_ids", externalIDInsertCols, exts},
+		{"operations", opColumns, ops},
+		{"postings", postingColumns, posts},
+		{"lots", lotInsertCols, lots},
+		{"customer_changes", changeInsertCols, changes},
+	} {
+		if err := tx.insertRows(ctx, ins.table, ins.cols, ins.rows); err != nil {
+			return fmt.Errorf("write import: %w", err)
+		}
+	}
+	for _, d := range w.LotDeltas {
+		if err := tx.AddLotRemaining(ctx, tenantID, d.LotID, d.Delta); err != nil {
+			return fmt.Errorf("write import: %w", err)
+		}
+	}
+	for _, c := range w.Updates {
+		if err := tx.UpdateCustomer(ctx, c); err != nil {
+			return fmt.Errorf("write import: %w", err)
+		}
+	}
+	for _, b := range w.Balances {
+		if err := tx.SetCustomerBalances(ctx, tenantID, b.CustomerID, b.Debt, b.PurchasesTotal); err != nil {
+			return fmt.Errorf("write import: %w", err)
+		}
+	}
+	return nil
+}
+
+const exportOperationsSQL = `SELECT o.id, o.customer_id, o.type, o.status, o.amount, o.purchase_id, o.external_id, o.message,
+ o.created_at, o.updated_at,
+ COALESCE((SELECT MIN(e.external_id) FROM customer_external_ids e WHERE e.tenant_id = o.tenant_id
+  AND e.integration = $2 AND e.customer_id = o.customer_id), '')
+FROM operations o
+WHERE o.tenant_id = $1 AND o.created_at >= $3 AND o.created_at < $4
+ AND (o.created_at > $5 OR (o.created_at = $5 AND o.id > $6))
+ORDER BY o.created_at, o.id LIMIT $7`
+
+// ExportOperations pages a tenant's operations of a period.
+func (tx *Tx) ExportOperations(ctx context.Context, tenantID, integration string, from, to time.Time, after storage.OpCursor, limit int) ([]storage.ExportedOperation, error) {
+	cur := micros(from)
+	if !after.CreatedAt.IsZero() {
+		cur = micros(after.CreatedAt)
+	}
+	rows, err := tx.query(ctx, exportOperationsSQL, tenantID, integration, micros(from), micros(to), cur, after.ID, limit)
+	if err != nil {
+		return nil, wrap("export operations", err)
+	}
+	defer rows.Close()
+	var out []storage.ExportedOperation
+	for rows.Next() {
+		o := storage.ExportedOperation{Operation: kopilka.Operation{TenantID: tenantID}}
+		var typ, status string
+		var ext sql.NullString
+		var created, updated int64
+		if err := rows.Scan(&o.ID, &o.CustomerID, &typ, &status, &o.Amount, &o.PurchaseID, &ext, &o.Message,
+			&created, &updated, &o.CustomerExternalID); err != nil {
+			return nil, wrap("export operations", err)
+		}
+		o.Type, o.Status, o.ExternalID = kopilka.OpType(typ), kopilka.OpStatus(status), ext.String
+		o.CreatedAt, o.UpdatedAt = fromMicros(created), fromMicros(updated)
+		out = append(out, o)
+	}
+	return out, wrap("export operations", rows.Err())
+}
+
+const (
+	importJobCols = `tenant_id, id, status, phase, format, dry_run, skip_bad_rows, size, percent, rows_total, rows_done,
+ created, updated, unchanged, bad_rows, errors, message, created_at, updated_at, finished_at`
+	createImportJobSQL = `INSERT INTO import_jobs (` + importJobCols + `)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
+	updateImportJobSQL = `UPDATE import_jobs SET status = $3, phase = $4, percent = $5, rows_total = $6, rows_done = $7,
+ created = $8, updated = $9, unchanged = $10, bad_rows = $11, errors = $12, message = $13, updated_at = $14, finished_at = $15
+WHERE tenant_id = $1 AND id = $2 AND status IN ('queued', 'running')`
+	getImportJobSQL = `SELECT ` + importJobCols + ` FROM import_jobs WHERE tenant_id = $1 AND id = $2`
+)
+
+func jobErrors(j *storage.ImportJob) (string, error) {
+	errs := j.Errors
+	if errs == nil {
+		errs = []storage.RowError{}
+	}
+	b, err := json.Marshal(errs)
+	return string(b), err
+}
+
+// CreateImportJob stores a new import job.
+func (tx *Tx) CreateImportJob(ctx context.Context, j *storage.ImportJob) error {
+	j.CreatedAt, j.UpdatedAt = tx.now, tx.now
+	errs, err := jobErrors(j)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, createImportJobSQL, j.TenantID, j.ID, j.Status, j.Phase, j.Format, boolInt(j.DryRun),
+		boolInt(j.SkipBadRows), j.Size, j.Percent, j.RowsTotal, j.RowsDone, j.Created, j.Updated, j.Unchanged, j.BadRows,
+		errs, j.Message, micros(tx.now), micros(tx.now), nullMicros(j.FinishedAt))
+	return wrap("create import job", err)
+}
+
+// UpdateImportJob writes a running job's state.
+func (tx *Tx) UpdateImportJob(ctx context.Context, j *storage.ImportJob) error {
+	errs, err := jobErrors(j)
+	if err != nil {
+		return err
+	}
+	err = affected(tx.exec(ctx, updateImportJobSQL, j.TenantID, j.ID, j.Status, j.Phase, j.Percent, j.RowsTotal, j.RowsDone,
+		j.Created, j.Updated, j.Unchanged, j.BadRows, errs, j.Message, micros(tx.now), nullMicros(j.FinishedAt)))
+	if errors.Is(err, storage.ErrNotFound) {
+		if _, gerr := tx.GetImportJob(ctx, j.TenantID, j.ID); gerr == nil {
+			return fmt.Errorf("update import job %s: it has finished: %w", j.ID, storage.ErrConflict)
+		}
+	}
+	if err == nil {
+		j.UpdatedAt = tx.now
+	}
+	return wrap("update import job", err)
+}
+
+// GetImportJob loads an import job.
+func (tx *Tx) GetImportJob(ctx context.Context, tenantID, id string) (*storage.ImportJob, error) {
+	j := &storage.ImportJob{}
+	var dry, skip int
+	var errs string
+	var created, updated int64
+	var finished sql.NullInt64
+	err := tx.row(ctx, getImportJobSQL, tenantID, id).Scan(&j.TenantID, &j.ID, &j.Status, &j.Phase, &j.Format, &dry, &skip,
+		&j.Size, &j.Percent, &j.RowsTotal, &j.RowsDone, &j.Created, &j.Updated, &j.Unchanged, &j.BadRows, &errs, &j.Message,
+		&created, &updated, &finished)
+	if err != nil {
+		return nil, wrap("get import job", err)
+	}
+	j.DryRun, j.SkipBadRows = dry != 0, skip != 0
+	j.CreatedAt, j.UpdatedAt, j.FinishedAt = fromMicros(created), fromMicros(updated), fromNullMicros(finished)
+	if err := json.Unmarshal([]byte(errs), &j.Errors); err != nil {
+		return nil, wrap("import job errors", err)
+	}
+	return j, nil
+}
