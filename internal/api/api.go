@@ -250,3 +250,29 @@ func respond(w http.ResponseWriter, status int, v any, err error) error {
 	}
 	return writeJSON(w, status, v)
 }
+
+// step serves a bodiless state change (confirm, cancel, block, unblock):
+// no body or {}, idempotent by key, answered 200 with view of the result.
+func step[T any](h *Handler, scope string, view func(any) any, do func(*Handler, *http.Request, *loyalty.Idem) (T, error)) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		body, err := readBody(r)
+		if err != nil {
+			return err
+		}
+		if len(bytes.TrimSpace(body)) > 0 {
+			var empty struct{}
+			if err := decode(body, &empty); err != nil {
+				return err
+			}
+		}
+		idem, err := h.idempotency(r, scope, body, http.StatusOK, view)
+		if err != nil {
+			return err
+		}
+		v, err := do(h, r, idem)
+		if err != nil {
+			return respond(w, 0, nil, err)
+		}
+		return writeJSON(w, http.StatusOK, view(v))
+	}
+}

@@ -132,31 +132,6 @@ func (h *Handler) getCard(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, cardView(k))
 }
 
-// cardStep serves block and unblock: no body, or {}.
-func (h *Handler) cardStep(scope string, step func(*Handler, *http.Request, *loyalty.Idem) (*kopilka.Card, error)) func(http.ResponseWriter, *http.Request) error {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		body, err := readBody(r)
-		if err != nil {
-			return err
-		}
-		if len(bytes.TrimSpace(body)) > 0 {
-			var empty struct{}
-			if err := decode(body, &empty); err != nil {
-				return err
-			}
-		}
-		idem, err := h.idempotency(r, scope, body, http.StatusOK, cardView)
-		if err != nil {
-			return err
-		}
-		k, err := step(h, r, idem)
-		if err != nil {
-			return respond(w, 0, nil, err)
-		}
-		return writeJSON(w, http.StatusOK, cardView(k))
-	}
-}
-
 func blockStep(h *Handler, r *http.Request, idem *loyalty.Idem) (*kopilka.Card, error) {
 	return h.svc.BlockCard(r.Context(), tenantOf(r), r.PathValue("number"), idem)
 }

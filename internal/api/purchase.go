@@ -197,32 +197,6 @@ func (h *Handler) writePurchase(w http.ResponseWriter, r *http.Request, p *kopil
 	return writeJSON(w, http.StatusOK, purchaseView(p))
 }
 
-// purchaseStep serves confirm and cancel: no body (an empty object is
-// accepted), idempotent by key.
-func (h *Handler) purchaseStep(scope string, step func(*Handler, *http.Request, *loyalty.Idem) (*kopilka.Purchase, error)) func(http.ResponseWriter, *http.Request) error {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		body, err := readBody(r)
-		if err != nil {
-			return err
-		}
-		if len(bytes.TrimSpace(body)) > 0 {
-			var empty struct{}
-			if err := decode(body, &empty); err != nil {
-				return err
-			}
-		}
-		idem, err := h.idempotency(r, scope, body, http.StatusOK, purchaseView)
-		if err != nil {
-			return err
-		}
-		p, err := step(h, r, idem)
-		if err != nil {
-			return respond(w, 0, nil, err)
-		}
-		return writeJSON(w, http.StatusOK, purchaseView(p))
-	}
-}
-
 func confirmStep(h *Handler, r *http.Request, idem *loyalty.Idem) (*kopilka.Purchase, error) {
 	return h.svc.ConfirmPurchase(r.Context(), tenantOf(r), r.PathValue("id"), idem)
 }

@@ -34,8 +34,8 @@ func (h *Handler) routes() []Route {
 		{"POST", "/v1/card-ranges", admin, "createCardRange", h.createCardRange},
 		{"GET", "/v1/card-ranges", pos, "listCardRanges", h.listCardRanges},
 		{"GET", "/v1/cards/{number}", pos, "getCard", h.getCard},
-		{"POST", "/v1/cards/{number}/block", pos, "blockCard", h.cardStep("POST /v1/cards/{number}/block", blockStep)},
-		{"POST", "/v1/cards/{number}/unblock", pos, "unblockCard", h.cardStep("POST /v1/cards/{number}/unblock", unblockStep)},
+		{"POST", "/v1/cards/{number}/block", pos, "blockCard", step(h, "POST /v1/cards/{number}/block", cardView, blockStep)},
+		{"POST", "/v1/cards/{number}/unblock", pos, "unblockCard", step(h, "POST /v1/cards/{number}/unblock", cardView, unblockStep)},
 		{"POST", "/v1/cards/{number}/replace", pos, "replaceCard", h.replaceCard},
 
 		{"POST", "/v1/promotions", admin, "createPromotion", h.createRule(kopilka.KindPromotion)},
@@ -51,8 +51,8 @@ func (h *Handler) routes() []Route {
 		{"POST", "/v1/purchases", pos, "createPurchase", h.createPurchase},
 		{"GET", "/v1/purchases", pos, "findPurchase", h.findPurchase},
 		{"GET", "/v1/purchases/{id}", pos, "getPurchase", h.getPurchase},
-		{"POST", "/v1/purchases/{id}/confirm", pos, "confirmPurchase", h.purchaseStep("POST /v1/purchases/{id}/confirm", confirmStep)},
-		{"POST", "/v1/purchases/{id}/cancel", pos, "cancelPurchase", h.purchaseStep("POST /v1/purchases/{id}/cancel", cancelStep)},
+		{"POST", "/v1/purchases/{id}/confirm", pos, "confirmPurchase", step(h, "POST /v1/purchases/{id}/confirm", purchaseView, confirmStep)},
+		{"POST", "/v1/purchases/{id}/cancel", pos, "cancelPurchase", step(h, "POST /v1/purchases/{id}/cancel", purchaseView, cancelStep)},
 		{"POST", "/v1/purchases/{id}/refunds", pos, "createRefund", h.createRefund},
 
 		{"POST", "/v1/imports", admin, "createImport", h.createImport},
