@@ -25,6 +25,7 @@ func runBench(ctx context.Context, env Env, args []string) error {
 		fs.Float64Var(&cfg.RefundShare, "refund-share", 0.05, "share of sales refunded afterwards")
 		fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
 		fs.BoolVar(&verify, "verify", true, "run verify on --db after the load")
+		fs.BoolVar(&cfg.CalculateOnly, "calculate-only", false, "send calculate requests only (the read path; nothing is sold)")
 	})
 	if err != nil {
 		return err

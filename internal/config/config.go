@@ -39,7 +39,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 	level := fs.String("log-level", env("LOG_LEVEL", "info"), "log level: debug, info, warn, error (env KOPILKA_LOG_LEVEL)")
 	format := fs.String("log-format", env("LOG_FORMAT", "json"), "log format: json or text (env KOPILKA_LOG_FORMAT)")
 	due := fs.String("due-interval", env("DUE_INTERVAL", "15s"), "how often to activate and expire points (env KOPILKA_DUE_INTERVAL)")
-	committers := fs.Int("committers", 0, "PostgreSQL group committers (0: 4 × CPUs)")
+	committers := fs.Int("committers", 0, "PostgreSQL group committers (0: 2 × CPUs)")
 	noBatch := fs.Bool("no-batch", false, "commit every write alone (slower; for comparison)")
 	pprof := fs.String("pprof", env("PPROF", ""), "serve Go profiles on this address, e.g. 127.0.0.1:6060 (off by default; env KOPILKA_PPROF)")
 	return func() (Config, error) {

@@ -34,10 +34,14 @@ type Config struct {
 	RefundShare float64       // share of sales refunded afterwards (0..1)
 	Seed        uint64
 	Setup       bool // put a programme first
+	// CalculateOnly sends calculate requests alone (no create, no
+	// refund): the read path's throughput. Sales then counts calculations.
+	CalculateOnly bool
 }
 
 // Result is what a run measured.
 type Result struct {
+	CalculateOnly            bool // Sales are calculations
 	Sales, Refunds, Requests int64
 	Elapsed                  time.Duration
 	SaleLatency              Percentiles // calculate + create, one sale
@@ -55,10 +59,22 @@ func (r *Result) SalesPerSecond() float64 { return float64(r.Sales) / r.Elapsed.
 // String prints the result for a person.
 func (r *Result) String() string {
 	var b strings.Builder
+	if r.CalculateOnly {
+		fmt.Fprintf(&b, "calculate: %d in %.1fs = %.0f requests/s\n", r.Sales, r.Elapsed.Seconds(), r.SalesPerSecond())
+		fmt.Fprintf(&b, "calculate latency: p50 %s  p99 %s  p99.9 %s  max %s\n",
+			ms(r.SaleLatency.P50), ms(r.SaleLatency.P99), ms(r.SaleLatency.P999), ms(r.SaleLatency.Max))
+		r.errorLines(&b)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "sales: %d confirmed in %.1fs = %.0f sales/s (%d HTTP requests, %.0f req/s; %d refunds)\n",
 		r.Sales, r.Elapsed.Seconds(), r.SalesPerSecond(), r.Requests, float64(r.Requests)/r.Elapsed.Seconds(), r.Refunds)
 	fmt.Fprintf(&b, "sale latency (calculate + create): p50 %s  p99 %s  p99.9 %s  max %s\n",
 		ms(r.SaleLatency.P50), ms(r.SaleLatency.P99), ms(r.SaleLatency.P999), ms(r.SaleLatency.Max))
+	r.errorLines(&b)
+	return b.String()
+}
+
+func (r *Result) errorLines(b *strings.Builder) {
 	if len(r.Errors) == 0 {
 		b.WriteString("errors: 0\n")
 	} else {
@@ -68,10 +84,9 @@ func (r *Result) String() string {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			fmt.Fprintf(&b, "errors: %s × %d\n", k, r.Errors[k])
+			fmt.Fprintf(b, "errors: %s × %d\n", k, r.Errors[k])
 		}
 	}
-	return b.String()
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
@@ -241,6 +256,9 @@ func (r *runner) sell(ctx context.Context) (*Result, error) {
 				}
 				lat[w] = append(lat[w], time.Since(t0))
 				sales.Add(1)
+				if r.cfg.CalculateOnly {
+					continue
+				}
 				done = append(done, s)
 				if rng.Float64() < r.cfg.RefundShare && len(done) > 0 {
 					k := rng.IntN(len(done))
@@ -253,7 +271,7 @@ func (r *runner) sell(ctx context.Context) (*Result, error) {
 		})
 	}
 	wg.Wait()
-	res := &Result{Sales: sales.Load(), Refunds: refunds.Load(), Requests: r.requests.Load(),
+	res := &Result{CalculateOnly: r.cfg.CalculateOnly, Sales: sales.Load(), Refunds: refunds.Load(), Requests: r.requests.Load(),
 		Elapsed: time.Since(start), Errors: r.errors}
 	var all []time.Duration
 	for _, l := range lat {
@@ -302,6 +320,9 @@ func (r *runner) sale(ctx context.Context, rng *rand.Rand, w, n int) (sale, bool
 			r.fail(kind(err))
 		}
 		return sale{}, false
+	}
+	if r.cfg.CalculateOnly {
+		return sale{}, true
 	}
 	body["external_id"] = fmt.Sprintf("lg-%s-%d-%d", r.run, w, n)
 	body["confirm"] = true

@@ -38,7 +38,11 @@ func (s *Service) Adjust(ctx context.Context, tenantID, customerID string, in Ad
 		return nil, kopilka.Invalid("external_id", "at most 128 characters")
 	}
 	hash := sha256.Sum256(fmt.Appendf(nil, "adjustment\x00%s\x00%d\x00%s\x00%s", customerID, in.Amount, in.Reason, in.ExternalID))
-	ctx = storage.WithKey(ctx, customerID)
+	if in.Amount < 0 {
+		ctx = storage.WithCustomerLots(ctx, tenantID, customerID)
+	} else {
+		ctx = storage.WithCustomer(ctx, tenantID, customerID)
+	}
 	v, err := s.write(ctx, tenantID, idem, func(tx storage.Tx) (any, error) {
 		if in.ExternalID != "" {
 			if op, err := sameExternal(ctx, tx, tenantID, kopilka.OpAdjustment, in.ExternalID, hash[:]); op != nil || err != nil {

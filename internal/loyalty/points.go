@@ -45,12 +45,11 @@ func credit(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka
 func creditLot(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka.Operation, from ledger.Account, lt lotTimes) (*kopilka.Lot, error) {
 	debt := c.Debt
 	lot, ps := planCredit(tx.Now(), c, op, from, lt)
+	w := &storage.Writes{Ops: []storage.OpWrite{{Op: op, Postings: ps}}, Lots: []*kopilka.Lot{lot}}
 	if c.Debt != debt {
-		if err := tx.SetCustomerBalances(ctx, c.TenantID, c.ID, c.Debt, c.PurchasesTotal); err != nil {
-			return nil, err
-		}
+		w.Customer = &storage.CustomerBalances{CustomerID: c.ID, Debt: c.Debt, PurchasesTotal: c.PurchasesTotal}
 	}
-	return lot, tx.InsertCredit(ctx, op, ps, lot)
+	return lot, tx.Apply(ctx, c.TenantID, w)
 }
 
 // planCredit makes the lot and postings of a credit without writing them.
@@ -90,32 +89,6 @@ func spendable(ctx context.Context, tx storage.Tx, c *kopilka.Customer) ([]ledge
 	return out, sum, nil
 }
 
-// takeLots takes amount from the customer's lots, soonest expiry first,
-// refusing with insufficient_points when the available balance (lots less
-// debt) is short. It returns what it took from which lot.
-func takeLots(ctx context.Context, tx storage.Tx, c *kopilka.Customer, amount int64) ([]ledger.Take, error) {
-	lots, sum, err := spendable(ctx, tx, c)
-	if err != nil {
-		return nil, err
-	}
-	return takeFrom(ctx, tx, c, lots, sum, amount)
-}
-
-// takeFrom is takeLots over lots already read (spendable) in this
-// transaction, with sum their total.
-func takeFrom(ctx context.Context, tx storage.Tx, c *kopilka.Customer, lots []ledger.SpendableLot, sum, amount int64) ([]ledger.Take, error) {
-	takes, err := planTake(c, lots, sum, amount)
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range takes {
-		if err := tx.AddLotRemaining(ctx, c.TenantID, t.LotID, -t.Amount); err != nil {
-			return nil, insufficient(err)
-		}
-	}
-	return takes, nil
-}
-
 // planTake chooses the lots a redemption takes from without writing:
 // insufficient_points when the available balance (lots less debt) is short
 // or not above zero.
@@ -144,29 +117,34 @@ func insufficient(err error) error {
 // debit writes op (complete, amount negative) taking points straight to
 // the system account to.
 func debit(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka.Operation, to ledger.Account) error {
-	if _, err := takeLots(ctx, tx, c, -op.Amount); err != nil {
-		return err
-	}
-	return tx.InsertOperation(ctx, op, ledger.Move(ledger.Available, to, c.ID, -op.Amount))
+	return take(ctx, tx, c, op, ledger.Move(ledger.Available, to, c.ID, -op.Amount), false)
 }
 
 // hold writes op (pending, amount negative) reserving points: they leave
 // the available balance at once and wait in held until post or void.
 func hold(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka.Operation) error {
-	takes, err := takeLots(ctx, tx, c, -op.Amount)
+	return take(ctx, tx, c, op, ledger.Move(ledger.Available, ledger.Held, c.ID, -op.Amount), true)
+}
+
+// take writes op taking its points from the customer's lots, soonest
+// expiry first, with postings ps; held records what it took from which lot.
+func take(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka.Operation, ps []ledger.Posting, held bool) error {
+	lots, sum, err := spendable(ctx, tx, c)
 	if err != nil {
 		return err
 	}
-	if err := tx.InsertOperation(ctx, op, ledger.Move(ledger.Available, ledger.Held, c.ID, -op.Amount)); err != nil {
+	takes, err := planTake(c, lots, sum, -op.Amount)
+	if err != nil {
 		return err
 	}
+	w := &storage.Writes{Ops: []storage.OpWrite{{Op: op, Postings: ps}}}
 	for _, t := range takes {
-		h := &storage.Hold{OperationID: op.ID, LotID: t.LotID, CustomerID: c.ID, Amount: t.Amount, State: storage.HoldHeld}
-		if err := tx.InsertHold(ctx, c.TenantID, h); err != nil {
-			return err
+		w.AddDelta(t.LotID, -t.Amount)
+		if held {
+			w.Holds = append(w.Holds, storage.Hold{OperationID: op.ID, LotID: t.LotID, CustomerID: c.ID, Amount: t.Amount, State: storage.HoldHeld})
 		}
 	}
-	return nil
+	return insufficient(tx.Apply(ctx, c.TenantID, w))
 }
 
 // postHold completes a pending redemption: the held points are redeemed.

@@ -282,6 +282,31 @@ func KeyFrom(ctx context.Context) string {
 	return k
 }
 
+type customerCtx struct {
+	tenantID, customerID string
+	lots                 bool
+}
+
+// WithCustomer is WithKey for a write that will lock the customer by id
+// (Tx.LockCustomer): the database may then lock and read the customers of
+// a whole batch of writes at once.
+func WithCustomer(ctx context.Context, tenantID, customerID string) context.Context {
+	return context.WithValue(WithKey(ctx, customerID), customerCtx{}, customerCtx{tenantID, customerID, false})
+}
+
+// WithCustomerLots is WithCustomer for a write that will also read the
+// customer's active lots (Tx.CustomerLots with LotActive), to spend them.
+func WithCustomerLots(ctx context.Context, tenantID, customerID string) context.Context {
+	return context.WithValue(WithKey(ctx, customerID), customerCtx{}, customerCtx{tenantID, customerID, true})
+}
+
+// CustomerFrom returns the customer set by WithCustomer or
+// WithCustomerLots (lots true), or "", "", false.
+func CustomerFrom(ctx context.Context) (tenantID, customerID string, lots bool) {
+	c, _ := ctx.Value(customerCtx{}).(customerCtx)
+	return c.tenantID, c.customerID, c.lots
+}
+
 // Hold is points of one lot reserved by a pending redemption.
 type Hold struct {
 	OperationID string

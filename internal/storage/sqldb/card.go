@@ -217,7 +217,11 @@ func (tx *Tx) ListCardRanges(ctx context.Context, tenantID string) ([]kopilka.Ca
 // GetCardRange loads a range; lock takes its row lock (without waiting
 // inside a batch, as the customer lock does).
 func (tx *Tx) GetCardRange(ctx context.Context, tenantID, id string, lock bool) (*kopilka.CardRange, error) {
-	q := `SELECT ` + cardRangeColumns + ` FROM card_ranges WHERE tenant_id = $1 AND id = $2` + tx.lockSuffix(lock)
+	suffix, err := tx.lockSuffix(ctx, lock)
+	if err != nil {
+		return nil, err
+	}
+	q := `SELECT ` + cardRangeColumns + ` FROM card_ranges WHERE tenant_id = $1 AND id = $2` + suffix
 	r, err := scanCardRange(tx.row(ctx, q, tenantID, id).Scan)
 	if err != nil {
 		return nil, wrap("get card range", err)
@@ -228,14 +232,12 @@ func (tx *Tx) GetCardRange(ctx context.Context, tenantID, id string, lock bool) 
 // lockSuffix is the row-lock clause of a SELECT: FOR UPDATE on
 // PostgreSQL, NOWAIT inside a batch so two open batches never wait on each
 // other; nothing on SQLite, whose single writer serialises writes.
-func (tx *Tx) lockSuffix(lock bool) string {
+func (tx *Tx) lockSuffix(ctx context.Context, lock bool) (string, error) {
 	if !lock || tx.db.d.name() != "postgres" {
-		return ""
+		return "", nil
 	}
-	if tx.batched {
-		return " FOR UPDATE NOWAIT"
-	}
-	return " FOR UPDATE"
+	nowait, err := tx.nowait(ctx)
+	return " FOR UPDATE" + nowait, err
 }
 
 // SetCardRangeNext moves a range's counter.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/kopilka/kopilka/internal/kopilka"
+	"github.com/kopilka/kopilka/internal/storage"
 )
 
 const createCustomerSQL = `INSERT INTO customers (tenant_id, id, kind, phone, extra_phone, email, first_name,
@@ -66,11 +68,12 @@ func scanCustomer(scan func(...any) error) (*kopilka.Customer, error) {
 // GetCustomer loads a customer and its cards; lock takes the row lock.
 func (tx *Tx) GetCustomer(ctx context.Context, tenantID, id string, lock bool) (*kopilka.Customer, error) {
 	q := `SELECT ` + customerColumns + ` FROM customers WHERE tenant_id = $1 AND id = $2`
-	if lock {
-		q += tx.db.d.forUpdate()
-		if tx.batched && tx.db.d.name() == "postgres" {
-			q += " NOWAIT"
+	if lock && tx.db.d.name() == "postgres" {
+		nowait, err := tx.nowait(ctx)
+		if err != nil {
+			return nil, err
 		}
+		q += " FOR UPDATE" + nowait
 	}
 	c, err := scanCustomer(tx.row(ctx, q, tenantID, id).Scan)
 	if err != nil {
@@ -113,6 +116,16 @@ func (tx *Tx) PurchaseCustomer(ctx context.Context, tenantID, by, value, externa
 // LockCustomer takes the row lock that serialises a customer's points.
 // Its Spendable is not filled (0).
 func (tx *Tx) LockCustomer(ctx context.Context, tenantID, id string) (*kopilka.Customer, error) {
+	if tx.b != nil {
+		if l, ok := tx.b.lockedRow(tenantID, id); ok {
+			c := &kopilka.Customer{TenantID: tenantID, ID: id, Kind: kopilka.CustomerKind(l.kind), Debt: kopilka.Amount(l.debt),
+				PurchasesTotal: kopilka.Amount(l.purchases), Group: l.group}
+			if err := json.Unmarshal([]byte(l.tags), &c.Tags); err != nil {
+				return nil, wrap("customer tags", err)
+			}
+			return c, nil
+		}
+	}
 	return tx.customerByRef(ctx, tenantID, "id", id, true, lockColumns, "", nil)
 }
 
@@ -133,17 +146,36 @@ func (tx *Tx) customerByRef(ctx context.Context, tenantID, by, value string, loc
 		from, args = cardRefFrom(value, args)
 	}
 	q := `SELECT ` + columns + extraSQL + from
-	if lock && tx.db.d.name() == "postgres" {
+	skipLocked := lock && tx.b != nil && tx.isPG()
+	if lock && tx.isPG() {
 		q += " FOR UPDATE OF c"
-		if tx.batched {
-			q += " NOWAIT"
+		if skipLocked {
+			// Inside a batch a busy row must not wait (two open batches
+			// would wait on each other) nor fail the statement (the batch
+			// has no savepoint to return to): it is skipped, and the
+			// write runs again alone after the batch.
+			q += " SKIP LOCKED"
 		}
 	}
 	c := &kopilka.Customer{TenantID: tenantID}
 	var kind, tags string
 	dest := append([]any{&c.ID, &kind, &c.Debt, &c.PurchasesTotal, &c.Group, &tags, &c.Spendable}, extraDest...)
-	if err := tx.row(ctx, q, args...).Scan(dest...); err != nil {
-		return nil, wrap("customer by "+by, err)
+	for {
+		err := tx.row(ctx, q, args...).Scan(dest...)
+		if errors.Is(err, storage.ErrNotFound) && skipLocked {
+			return nil, fmt.Errorf("customer by %s: busy or absent: %w", by, storage.ErrRetry)
+		}
+		if err != nil {
+			return nil, wrap("customer by "+by, err)
+		}
+		if tx.b == nil || !tx.b.holds(tenantID, c.ID) {
+			break
+		}
+		// The batch holds unsent writes of this customer: send them and
+		// read what they made.
+		if err := tx.b.sendGathered(ctx, tx); err != nil {
+			return nil, err
+		}
 	}
 	c.Kind = kopilka.CustomerKind(kind)
 	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {

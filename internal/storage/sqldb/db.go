@@ -20,7 +20,6 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,6 +44,10 @@ type Options struct {
 	// than 64 in one transaction overflow each backend's subtransaction
 	// cache, which slows every snapshot on the server: keep it below 64.
 	MaxBatch int
+	// CommitDelay is how long a committer waits for more writes before it
+	// starts a batch, while another committer is busy. 0 picks the
+	// default (500µs); negative turns it off.
+	CommitDelay time.Duration
 	// NoBatch turns group commit off: every write is its own transaction.
 	NoBatch bool
 	// Clock is the time source; nil means time.Now.
@@ -66,6 +69,7 @@ type DB struct {
 	opts   Options
 	queues []chan *job // one per committer
 	rr     atomic.Uint64
+	busy   atomic.Int64
 	wg     sync.WaitGroup
 	mu     sync.RWMutex
 	closed bool
@@ -77,6 +81,11 @@ type job struct {
 	ctx  context.Context
 	fn   func(storage.Tx) error
 	done chan error
+	// tenant and customer name the customer the write will lock by id,
+	// when the caller said (storage.WithCustomer); lots: it will read the
+	// customer's active lots too.
+	tenant, customer string
+	lots             bool
 }
 
 // Open opens the database named by url: a postgres:// or postgresql:// URL
@@ -92,6 +101,9 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	}
 	if opts.MaxBatch <= 0 || opts.MaxBatch > 60 {
 		opts.MaxBatch = 32
+	}
+	if opts.CommitDelay == 0 {
+		opts.CommitDelay = 500 * time.Microsecond
 	}
 	db := &DB{clock: opts.Clock, log: opts.Logger, opts: opts}
 	var err error
@@ -244,6 +256,7 @@ func (db *DB) now() time.Time { return db.clock().UTC().Truncate(time.Microsecon
 // Write queues fn for the group committer and waits for its outcome.
 func (db *DB) Write(ctx context.Context, fn func(storage.Tx) error) error {
 	j := &job{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1)}
+	j.tenant, j.customer, j.lots = storage.CustomerFrom(ctx)
 	db.mu.RLock()
 	if db.closed {
 		db.mu.RUnlock()
@@ -282,6 +295,14 @@ func (db *DB) queue(ctx context.Context) chan *job {
 func (db *DB) commitLoop(queue chan *job) {
 	for j := range queue {
 		batch := []*job{j}
+		// While another committer is busy the database is loaded: wait a
+		// moment for more writes, so that they share this transaction (as
+		// PostgreSQL's commit_delay does for its own commits). An idle
+		// database starts at once.
+		var deadline time.Time
+		if db.opts.CommitDelay > 0 && db.busy.Load() > 0 {
+			deadline = time.Now().Add(db.opts.CommitDelay)
+		}
 	fill:
 		for len(batch) < db.opts.MaxBatch {
 			select {
@@ -291,14 +312,20 @@ func (db *DB) commitLoop(queue chan *job) {
 				}
 				batch = append(batch, more)
 			default:
+				if !deadline.IsZero() && time.Now().Before(deadline) {
+					time.Sleep(20 * time.Microsecond)
+					continue
+				}
 				break fill
 			}
 		}
+		db.busy.Add(1)
 		if len(batch) == 1 {
 			j.done <- db.runAlone(j)
-			continue
+		} else {
+			db.runBatch(batch)
 		}
-		db.runBatch(batch)
+		db.busy.Add(-1)
 	}
 }
 
@@ -333,91 +360,4 @@ func (db *DB) runOnce(j *job) error {
 		return db.d.mapErr(fmt.Errorf("commit: %w", err))
 	}
 	return nil
-}
-
-// runBatch runs several writes in one transaction, each in a savepoint.
-// A write that fails is rolled back to its savepoint alone; a write that
-// hit a retryable error runs again on its own after the commit. Should the
-// shared transaction itself break, every write not yet answered runs again
-// on its own.
-func (db *DB) runBatch(batch []*job) {
-	ctx := context.Background()
-	// committed: their writes wait for the commit; refused: their answer
-	// (an error) rests on what the writes before them did in this
-	// transaction, so it holds only once that commits; retry: they asked
-	// to run again. Should the transaction break, all of them run alone.
-	var committed, refused, retry []*job
-	var refusals []error
-	answered := 0 // batch[:answered] are in one of the three lists
-	fallback := func() {
-		for _, k := range slices.Concat(committed, refused, retry, batch[answered:]) {
-			k.done <- db.runAlone(k)
-		}
-	}
-	sqlTx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		fallback()
-		return
-	}
-	exec := func(stmt string) bool {
-		if _, err := sqlTx.ExecContext(ctx, stmt); err != nil {
-			_ = sqlTx.Rollback()
-			fallback()
-			return false
-		}
-		return true
-	}
-	// Savepoint statements travel together, one round trip between writes:
-	// "RELEASE SAVEPOINT w; SAVEPOINT w" (both dialects run a
-	// parameterless multi-statement string as one exec).
-	next := "SAVEPOINT w"
-	for _, j := range batch {
-		if !exec(next) {
-			return
-		}
-		ferr := j.fn(&Tx{db: db, q: sqlTx, now: db.now(), batched: true})
-		next = "RELEASE SAVEPOINT w; SAVEPOINT w"
-		if ferr != nil {
-			next = "ROLLBACK TO SAVEPOINT w; RELEASE SAVEPOINT w; SAVEPOINT w"
-		}
-		answered++
-		switch {
-		case ferr == nil:
-			committed = append(committed, j)
-		case errors.Is(ferr, storage.ErrRetry):
-			retry = append(retry, j)
-		default:
-			refused = append(refused, j)
-			refusals = append(refusals, ferr)
-		}
-	}
-	last := "RELEASE SAVEPOINT w"
-	if next != "RELEASE SAVEPOINT w; SAVEPOINT w" {
-		last = "ROLLBACK TO SAVEPOINT w; RELEASE SAVEPOINT w"
-	}
-	if !exec(last) {
-		return
-	}
-	if err := sqlTx.Commit(); err != nil {
-		err = db.d.mapErr(fmt.Errorf("commit: %w", err))
-		if errors.Is(err, storage.ErrRetry) {
-			retry = append(retry, committed...)
-		} else {
-			for _, j := range committed {
-				j.done <- err
-			}
-		}
-		// The refusals may rest on writes that did not commit.
-		retry = append(retry, refused...)
-	} else {
-		for _, j := range committed {
-			j.done <- nil
-		}
-		for i, j := range refused {
-			j.done <- refusals[i]
-		}
-	}
-	for _, j := range retry {
-		j.done <- db.runAlone(j)
-	}
 }

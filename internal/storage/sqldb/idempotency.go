@@ -21,7 +21,13 @@ WHERE tenant_id = $1 AND scope = $2 AND key = $3`, tenantID, scope, key).Scan(&r
 }
 
 // PutIdempotency stores an answer; ErrConflict when the key is taken.
+// Inside a group commit the answer is gathered with the write it answers
+// (a taken key then fails the batch, whose writes all run again alone).
 func (tx *Tx) PutIdempotency(ctx context.Context, r *storage.Idempotency) error {
+	if tx.b != nil {
+		tx.b.own.addIdempotency(tx.now, r)
+		return nil
+	}
 	r.CreatedAt = tx.now
 	_, err := tx.exec(ctx, `INSERT INTO idempotency (tenant_id, scope, key, request_hash, status, body, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.TenantID, r.Scope, r.Key, r.RequestHash, r.Status, r.Body, micros(tx.now))

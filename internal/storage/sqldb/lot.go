@@ -24,6 +24,9 @@ func (tx *Tx) InsertLot(ctx context.Context, l *kopilka.Lot) error {
 
 const lotColumns = `tenant_id, id, customer_id, operation_id, amount, remaining, state, activates_at, expires_at, created_at`
 
+// customerLotsOrder is the order CustomerLots returns lots in.
+const customerLotsOrder = `created_at, id`
+
 // CustomerLots returns the customer's lots with points left in the states.
 func (tx *Tx) CustomerLots(ctx context.Context, tenantID, customerID string, states ...string) ([]kopilka.Lot, error) {
 	args := []any{tenantID, customerID}
@@ -33,11 +36,21 @@ func (tx *Tx) CustomerLots(ctx context.Context, tenantID, customerID string, sta
 		ph[i] = fmt.Sprintf("$%d", i+3)
 	}
 	q := `SELECT ` + lotColumns + ` FROM lots WHERE tenant_id = $1 AND customer_id = $2 AND remaining > 0
- AND state IN (` + strings.Join(ph, ", ") + `) ORDER BY created_at, id`
+ AND state IN (` + strings.Join(ph, ", ") + `) ORDER BY ` + customerLotsOrder
+	if tx.b != nil && len(states) == 1 && states[0] == kopilka.LotActive {
+		if lots, ok := tx.b.activeLots(tenantID, customerID); ok {
+			return lots, nil
+		}
+	}
 	rows, err := tx.query(ctx, q, args...)
 	if err != nil {
 		return nil, wrap("customer lots", err)
 	}
+	return scanLots(rows)
+}
+
+// scanLots reads rows of lotColumns.
+func scanLots(rows *sql.Rows) ([]kopilka.Lot, error) {
 	defer rows.Close()
 	var out []kopilka.Lot
 	for rows.Next() {

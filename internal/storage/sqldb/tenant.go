@@ -44,10 +44,11 @@ func (tx *Tx) GetTenant(ctx context.Context, id string) (*kopilka.Tenant, error)
 func (tx *Tx) LockTenant(ctx context.Context, id string) error {
 	q := `SELECT id FROM tenants WHERE id = $1`
 	if tx.db.d.name() == "postgres" {
-		q += " FOR NO KEY UPDATE"
-		if tx.batched {
-			q += " NOWAIT"
+		nowait, err := tx.nowait(ctx)
+		if err != nil {
+			return err
 		}
+		q += " FOR NO KEY UPDATE" + nowait
 	}
 	var got string
 	return wrap("lock tenant", tx.row(ctx, q, id).Scan(&got))

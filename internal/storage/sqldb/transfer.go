@@ -77,6 +77,11 @@ func (b *binder) probe(sel, table, key, cond string, vals []string) string {
 
 // execRaw runs a statement written with the dialect's placeholders.
 func (tx *Tx) execRaw(ctx context.Context, q string, args ...any) error {
+	if tx.b != nil {
+		if err := tx.b.beforeWrite(ctx, tx); err != nil {
+			return err
+		}
+	}
 	_, err := tx.q.ExecContext(ctx, q, args...)
 	return tx.db.d.mapErr(err)
 }
@@ -87,6 +92,11 @@ func (tx *Tx) execRaw(ctx context.Context, q string, args ...any) error {
 // (and their statistics said so) would scan whole tables for the rest of
 // the import.
 func (tx *Tx) queryRaw(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if tx.b != nil {
+		if err := tx.b.beforeRead(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
 	if tx.isPG() {
 		args = append([]any{pgx.QueryExecModeExec}, args...)
 	}
@@ -278,10 +288,11 @@ func (tx *Tx) TransferCustomers(ctx context.Context, tenantID, integration strin
 	// One lookup per id (see probe), in id order: the order of the locks.
 	locking := ""
 	if lock {
-		locking = " FOR UPDATE OF c"
-		if tx.batched {
-			locking += " NOWAIT"
+		nowait, err := tx.nowait(ctx)
+		if err != nil {
+			return nil, err
 		}
+		locking = " FOR UPDATE OF c" + nowait
 	}
 	q := `SELECT x.* FROM unnest(` + b.arg(ids) + `::text[]) WITH ORDINALITY AS u(v, n) CROSS JOIN LATERAL (SELECT ` + cols +
 		` FROM customers c WHERE ` + where + ` AND c.id = u.v OFFSET 0` + locking + `) AS x ORDER BY u.n`
@@ -437,9 +448,9 @@ func (tx *Tx) WriteImport(ctx context.Context, tenantID string, w *storage.Impor
 		{"customers", customerInsertCols, customers},
 		{"cards", cardInsertCols, cards},
 		{"customer_external_ids", externalIDInsertCols, exts},
-		{"operations", opColumns, ops},
-		{"postings", postingColumns, posts},
-		{"lots", lotInsertCols, lots},
+		{"operations", opTable.columns(), ops},
+		{"postings", postingTable.columns(), posts},
+		{"lots", lotTable.columns(), lots},
 		{"customer_changes", changeInsertCols, changes},
 	} {
 		if err := tx.insertRows(ctx, ins.table, ins.cols, ins.rows); err != nil {

@@ -20,6 +20,9 @@ type Tx struct {
 	// taken without waiting (a busy row sends the write to run alone), so
 	// two open batches can never wait on each other: no deadlocks.
 	batched bool
+	// b is the group commit the transaction runs in, nil when it runs
+	// alone: writes are then gathered (see batch).
+	b *batch
 }
 
 var _ storage.Tx = (*Tx)(nil)
@@ -48,12 +51,23 @@ func (tx *Tx) sql(q string) string {
 	return s
 }
 
+// exec runs a statement that changes data.
 func (tx *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if tx.b != nil {
+		if err := tx.b.beforeWrite(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
 	res, err := tx.q.ExecContext(ctx, tx.sql(q), args...)
 	return res, tx.db.d.mapErr(err)
 }
 
 func (tx *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if tx.b != nil {
+		if err := tx.b.beforeRead(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
 	rows, err := tx.q.QueryContext(ctx, tx.sql(q), args...)
 	return rows, tx.db.d.mapErr(err)
 }
@@ -61,20 +75,44 @@ func (tx *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, erro
 // row runs a query expected to return one row; its Scan returns
 // storage.ErrNotFound when there is none.
 func (tx *Tx) row(ctx context.Context, q string, args ...any) row {
+	if tx.b != nil {
+		if err := tx.b.beforeRead(ctx, tx); err != nil {
+			return row{err: err}
+		}
+	}
 	return row{r: tx.q.QueryRowContext(ctx, tx.sql(q), args...), d: tx.db.d}
 }
 
 type row struct {
-	r *sql.Row
-	d dialect
+	r   *sql.Row
+	d   dialect
+	err error
 }
 
 func (r row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
 	err := r.r.Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return storage.ErrNotFound
 	}
 	return r.d.mapErr(err)
+}
+
+// nowait is the suffix of a row lock that must not wait: inside a batch
+// " NOWAIT" (two open batches then never wait on each other), after
+// opening the job's savepoint, since a busy row fails the statement.
+func (tx *Tx) nowait(ctx context.Context) (string, error) {
+	if !tx.batched {
+		return "", nil
+	}
+	if tx.b != nil {
+		if err := tx.b.beforeWrite(ctx, tx); err != nil {
+			return "", err
+		}
+	}
+	return " NOWAIT", nil
 }
 
 // affected returns storage.ErrNotFound when the write touched no row.
