@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/kopilka/kopilka/internal/kopilka"
+	"github.com/kopilka/kopilka/internal/storage"
 )
 
 const createCustomerSQL = `INSERT INTO customers (tenant_id, id, kind, phone, extra_phone, email, first_name,
@@ -73,6 +75,12 @@ const resolvedID = `COALESCE((SELECT m.merged_into FROM customers m WHERE m.tena
 // live is the condition that a customer row c is neither merged nor deleted.
 const live = ` AND c.merged_into IS NULL AND c.deleted_at IS NULL`
 
+// relook: on PostgreSQL a locking lookup that waited for a merge re-checks
+// its conditions on the merged row, which is live no more, so it finds
+// nothing; the statement's snapshot predates the merge. Looking again in a
+// new statement sees the merge and finds the survivor (or, after a
+// deletion, nothing again). SQLite has one writer and never races so.
+
 // GetCustomer loads a customer and its cards; lock takes the row lock.
 // A merged customer's id loads the survivor; a deleted one is not found.
 func (tx *Tx) GetCustomer(ctx context.Context, tenantID, id string, lock bool) (*kopilka.Customer, error) {
@@ -84,6 +92,9 @@ func (tx *Tx) GetCustomer(ctx context.Context, tenantID, id string, lock bool) (
 		}
 	}
 	c, err := scanCustomer(tx.row(ctx, q, tenantID, id).Scan)
+	if errors.Is(err, storage.ErrNotFound) && lock && tx.isPG() {
+		c, err = scanCustomer(tx.row(ctx, q, tenantID, id).Scan) // see relook
+	}
 	if err != nil {
 		return nil, wrap("get customer", err)
 	}
@@ -109,7 +120,7 @@ var customerByRefFrom = map[string]string{
  AND c.id = (SELECT COALESCE(m.merged_into, m.id) FROM customers m WHERE m.tenant_id = $1 AND m.phone = $2)` + live,
 	"card": ` FROM cards k
 JOIN customers c ON c.tenant_id = k.tenant_id AND c.id = k.customer_id
-WHERE k.tenant_id = $1 AND k.number = $2 AND k.status = 'active'`,
+WHERE k.tenant_id = $1 AND k.number = $2 AND k.status = 'active'` + live,
 }
 
 // PurchaseCustomer is CustomerByRef with the row lock that also tells,
@@ -154,7 +165,11 @@ func (tx *Tx) customerByRef(ctx context.Context, tenantID, by, value string, loc
 	c := &kopilka.Customer{TenantID: tenantID}
 	var kind, tags string
 	dest := append([]any{&c.ID, &kind, &c.Debt, &c.PurchasesTotal, &c.Group, &tags, &c.Spendable}, extraDest...)
-	if err := tx.row(ctx, q, args...).Scan(dest...); err != nil {
+	err := tx.row(ctx, q, args...).Scan(dest...)
+	if errors.Is(err, storage.ErrNotFound) && lock && tx.isPG() {
+		err = tx.row(ctx, q, args...).Scan(dest...) // see relook
+	}
+	if err != nil {
 		return nil, wrap("customer by "+by, err)
 	}
 	c.Kind = kopilka.CustomerKind(kind)
