@@ -377,6 +377,13 @@ func TestDeleteCustomer(t *testing.T) {
 			_, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, ref)
 			wantCode(t, fmt.Sprintf("FindCustomer(%+v) after deletion", ref), err, kopilka.CodeCustomerNotFound)
 		}
+		// The cards stay blocked.
+		_, err = e.svc.UnblockCard(e.ctx, e.tenant.ID, "C-1", nil)
+		wantCode(t, "UnblockCard of a deleted customer's card", err, kopilka.CodeConflict)
+		_, err = e.svc.ReplaceCard(e.ctx, e.tenant.ID, "M-1", loyalty.ReplaceInput{Number: "C-2"})
+		wantCode(t, "ReplaceCard of a deleted customer's card", err, kopilka.CodeConflict)
+		_, err = e.svc.IssueCard(e.ctx, e.tenant.ID, c.ID, loyalty.CardInput{Number: "C-3"})
+		wantCode(t, "IssueCard to a deleted customer", err, kopilka.CodeNotFound)
 		// Nothing personal is left in the rows or the change history;
 		// the ledger rows stay.
 		err = e.db.Read(e.ctx, func(tx storage.Tx) error {
