@@ -147,9 +147,9 @@ func moveMergedPoints(ctx context.Context, tx storage.Tx, s, f *kopilka.Customer
 	available := active - f.Debt
 	op := &kopilka.Operation{ID: kopilka.NewID("op"), TenantID: s.TenantID, CustomerID: s.ID, Type: kopilka.OpMerge,
 		Status: kopilka.StatusComplete, Amount: available + pending,
-		Message: fmt.Sprintf("Объединение клиентов: к клиенту перенесены баллы и карты клиента %s "+
-			"(доступно %s, ожидают активации %s, из них долг %s; карт: %d)",
-			f.ID, formatPoints(available), formatPoints(pending), formatPoints(f.Debt), cards)}
+		Message: fmt.Sprintf("Объединение клиентов: перенесены баллы и карты клиента %s "+
+			"(доступно %s с учётом долга %s, ожидают активации %s; карт: %d)",
+			f.ID, formatPoints(available), formatPoints(f.Debt), formatPoints(pending), cards)}
 	if err := tx.InsertOperation(ctx, op, movePostings(f.ID, s.ID, available, pending)); err != nil {
 		return nil, err
 	}
