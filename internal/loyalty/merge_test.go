@@ -435,3 +435,26 @@ func TestDeleteCustomer(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestMergeBirthday: a merged record's birthday pays no bonus; the
+// survivor's own birthday still does.
+func TestMergeBirthday(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect)
+		e.setProgram(t, func(p *kopilka.Program) { p.BirthdayBonus = 5000 })
+		today := t0.Format("01-02")
+		s := e.enrol(t, kopilka.Customer{BirthDate: "1980-12-31"}, "")
+		f := e.enrol(t, kopilka.Customer{BirthDate: "1990-" + today}, "")
+		e.merge(t, s.ID, f.ID)
+		if n, err := e.svc.RunBirthdays(e.ctx); err != nil || n != 0 {
+			t.Errorf("RunBirthdays() on the merged record's birthday = %d, %v, want 0 paid", n, err)
+		}
+		other := e.enrol(t, kopilka.Customer{BirthDate: "1991-" + today}, "")
+		if n, err := e.svc.RunBirthdays(e.ctx); err != nil || n != 1 {
+			t.Errorf("RunBirthdays() with another customer's birthday = %d, %v, want 1 paid", n, err)
+		}
+		if b := e.balance(t, other.ID); b.Available != 5000 {
+			t.Errorf("Balance(%s).Available = %d, want the bonus 5000", other.ID, b.Available)
+		}
+	})
+}
