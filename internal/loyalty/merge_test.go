@@ -214,6 +214,10 @@ func TestMergeRefused(t *testing.T) {
 		e.adjust(t, b.ID, 10000)
 		pending := e.createPurchase(t, shopInput(b.ID, "B-PENDING", 1000))
 		e.merge(t, c.ID, d.ID)
+		if _, err := e.svc.SetSettings(e.ctx, e.tenant.ID, kopilka.TenantSettings{AllowLegalEntities: true}); err != nil {
+			t.Fatalf("SetSettings() = %v", err)
+		}
+		company := e.enrol(t, kopilka.Customer{Kind: kopilka.LegalEntity}, "")
 		x := e.enrol(t, kopilka.Customer{}, "")
 		if err := e.svc.DeleteCustomer(e.ctx, e.tenant.ID, x.ID); err != nil {
 			t.Fatalf("DeleteCustomer(%s) = %v", x.ID, err)
@@ -238,6 +242,7 @@ func TestMergeRefused(t *testing.T) {
 			{"IntoOwnSurvivor", d.ID, c.ID, kopilka.CodeConflict, ""},
 			{"Deleted", a.ID, x.ID, kopilka.CodeConflict, "deleted"},
 			{"IntoDeleted", x.ID, a.ID, kopilka.CodeConflict, "deleted"},
+			{"OtherKind", a.ID, company.ID, kopilka.CodeConflict, "legal_entity"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				_, err := e.svc.MergeCustomers(e.ctx, e.tenant.ID, tc.into, tc.from, nil)
@@ -326,7 +331,7 @@ func TestDeleteCustomer(t *testing.T) {
 		e.adjust(t, c.ID, 30000)
 		in := shopInput(c.ID, "C-PENDING", 0)
 		in.Confirm = true
-		e.createPurchase(t, in) // pending points for 7 days
+		bought := e.createPurchase(t, in) // pending points for 7 days
 		e.adjust(t, merged.ID, 1000)
 		e.merge(t, c.ID, merged.ID)
 		if _, err := e.svc.UpdateCustomer(e.ctx, e.tenant.ID, c.ID, kopilka.CustomerPatch{LastName: ptr("Сидорова")}); err != nil {
@@ -377,6 +382,9 @@ func TestDeleteCustomer(t *testing.T) {
 			_, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, ref)
 			wantCode(t, fmt.Sprintf("FindCustomer(%+v) after deletion", ref), err, kopilka.CodeCustomerNotFound)
 		}
+		// Its purchases can no longer be refunded: nobody to give to.
+		_, err = e.svc.RefundPurchase(e.ctx, e.tenant.ID, bought.ID, loyalty.RefundInput{ExternalID: "C-RF"}, nil)
+		wantCode(t, "RefundPurchase of a deleted customer's purchase", err, kopilka.CodeConflict)
 		// The cards stay blocked.
 		_, err = e.svc.UnblockCard(e.ctx, e.tenant.ID, "C-1", nil)
 		wantCode(t, "UnblockCard of a deleted customer's card", err, kopilka.CodeConflict)
