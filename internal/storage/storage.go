@@ -258,13 +258,16 @@ type Tx interface {
 
 	// ImportLookup resolves the keys of an import chunk to customer ids in
 	// one round trip: external ids of the integration, Kopilka ids, phones
-	// and card numbers. Keys not found are absent from the maps.
+	// and card numbers. Keys not found are absent from the maps, and so are
+	// keys of deleted customers; keys of a merged customer map to the
+	// survivor.
 	ImportLookup(ctx context.Context, tenantID, integration string, keys ImportKeys) (*ImportMatches, error)
 	// TransferCustomers loads customers by id with their cards, external
 	// ids of the integration and points position at Now, in id order; lock
 	// takes their row locks (in id order). Ids not found are left out.
 	TransferCustomers(ctx context.Context, tenantID, integration string, ids []string, lock bool) ([]TransferCustomer, error)
-	// ExportCustomers pages a tenant's customers in id order, starting
+	// ExportCustomers pages a tenant's customers (neither merged nor
+	// deleted) in id order, starting
 	// after the id after ("" for the first page), loaded as
 	// TransferCustomers does.
 	ExportCustomers(ctx context.Context, tenantID, integration, after string, limit int) ([]TransferCustomer, error)
