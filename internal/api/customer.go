@@ -195,3 +195,39 @@ func pageLimit(r *http.Request) (int, error) {
 	}
 	return n, nil
 }
+
+type mergeCustomerReq struct {
+	From string `json:"from"`
+}
+
+// mergeCustomer merges the customer named by "from" into the one in the
+// path and answers with the survivor.
+func (h *Handler) mergeCustomer(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in mergeCustomerReq
+	if err := decode(body, &in); err != nil {
+		return err
+	}
+	view := func(v any) any { return customerView(v.(*kopilka.Customer)) }
+	idem, err := h.idempotency(r, "POST /v1/customers/{id}/merge", body, http.StatusOK, view)
+	if err != nil {
+		return err
+	}
+	c, err := h.svc.MergeCustomers(r.Context(), tenantOf(r), r.PathValue("id"), in.From, idem)
+	if err != nil {
+		return respond(w, 0, nil, err)
+	}
+	return writeJSON(w, http.StatusOK, view(c))
+}
+
+// deleteCustomer deletes a customer on request: 204, again 204.
+func (h *Handler) deleteCustomer(w http.ResponseWriter, r *http.Request) error {
+	if err := h.svc.DeleteCustomer(r.Context(), tenantOf(r), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

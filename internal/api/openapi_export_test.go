@@ -22,6 +22,7 @@ func OpenAPITypes() openapigen.Types {
 		"Expiring":            reflect.TypeFor[expiringJSON](),
 		"Operation":           reflect.TypeFor[operationJSON](),
 		"AdjustmentInput":     reflect.TypeFor[adjustReq](),
+		"MergeInput":          reflect.TypeFor[mergeCustomerReq](),
 		"APIKey":              reflect.TypeFor[keyJSON](),
 		"NewAPIKey":           reflect.TypeFor[keyJSON](),
 		"APIKeyInput":         reflect.TypeFor[createKeyReq](),

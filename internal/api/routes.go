@@ -25,6 +25,8 @@ func (h *Handler) routes() []Route {
 		{"GET", "/v1/customers", pos, "findCustomer", h.findCustomer},
 		{"GET", "/v1/customers/{id}", pos, "getCustomer", h.getCustomer},
 		{"PATCH", "/v1/customers/{id}", pos, "updateCustomer", h.updateCustomer},
+		{"DELETE", "/v1/customers/{id}", admin, "deleteCustomer", h.deleteCustomer},
+		{"POST", "/v1/customers/{id}/merge", admin, "mergeCustomer", h.mergeCustomer},
 		{"GET", "/v1/customers/{id}/history", pos, "customerHistory", h.customerHistory},
 		{"GET", "/v1/customers/{id}/balance", pos, "getBalance", h.getBalance},
 		{"GET", "/v1/customers/{id}/operations", pos, "listOperations", h.listOperations},

@@ -59,6 +59,10 @@ Usage:
   kopilka export customers|balances|operations [--format csv|xlsx] [--out FILE]
                  [--tenant ID] [--from DATE] [--to DATE] [--db …]
                                                    export them (operations of a period)
+  kopilka customer delete ID [--tenant ID] [--db …]
+                                                   delete a customer on request (152-FZ)
+  kopilka customer merge ID --from OTHER [--tenant ID] [--db …]
+                                                   merge OTHER into ID
   kopilka bench [--url …] [--cashiers 32] [--duration 10s] [--db …]
                                                    simulated cashiers against a server
   kopilka version
@@ -95,6 +99,8 @@ func Run(ctx context.Context, env Env) error {
 		return runImport(ctx, env, rest)
 	case "export":
 		return runExport(ctx, env, rest)
+	case "customer":
+		return runCustomer(ctx, env, rest)
 	case "version", "--version", "-v":
 		fmt.Fprintln(env.Stdout, "kopilka", Version)
 		return nil

@@ -44,6 +44,11 @@ func (s *server) validRequest(t *testing.T, rt api.Route, f fixture) (path strin
 	switch kind {
 	case "cus":
 		path = fill(rt.Pattern, f.customer.ID)
+		if rt.Name == "deleteCustomer" {
+			// The fixture's customer has a pending purchase and serves
+			// the other routes: delete one of its own.
+			path = fill(rt.Pattern, s.newCustomer(t, f.Key, map[string]any{"first_name": "Probe"}).ID)
+		}
 	case "sto":
 		path = fill(rt.Pattern, f.store.ID)
 	case "key":
@@ -79,6 +84,9 @@ func (s *server) validRequest(t *testing.T, rt api.Route, f fixture) (path strin
 		"blockCard":       `{}`,
 		"unblockCard":     `{}`,
 		"replaceCard":     mustJSON(map[string]string{"number": "PROBE-" + newKey()}),
+	}
+	if rt.Name == "mergeCustomer" {
+		bodies[rt.Name] = mustJSON(map[string]string{"from": s.newCustomer(t, f.Key, map[string]any{"first_name": "Probe"}).ID})
 	}
 	switch rt.Method {
 	case "GET", "DELETE":

@@ -203,6 +203,11 @@ func TestS1ObjectLevelAuthorization(t *testing.T) {
 		ownID := func(kind, route string) string {
 			switch kind {
 			case "cus":
+				if route == "deleteCustomer" || route == "mergeCustomer" {
+					// A's customer serves the other routes; these two end
+					// a customer.
+					return s.newCustomer(t, a.Key, map[string]any{"first_name": "Alice"}).ID
+				}
 				return a.customer.ID
 			case "sto":
 				return a.store.ID
@@ -235,6 +240,11 @@ func TestS1ObjectLevelAuthorization(t *testing.T) {
 				continue
 			}
 			body, hasBody := idBodies[rt.Name]
+			if rt.Name == "mergeCustomer" {
+				// A valid from of A's own, so that only the path's tenancy
+				// can refuse; B's customer as from is probed below.
+				body, hasBody = mustJSON(map[string]string{"from": s.newCustomer(t, a.Key, map[string]any{"first_name": "Alice"}).ID}), true
+			}
 			if !hasBody && rt.Method != "GET" && rt.Method != "DELETE" {
 				t.Errorf("route %s: S1 has no valid body for it; teach idBodies", route)
 				continue
@@ -280,6 +290,19 @@ func TestS1ObjectLevelAuthorization(t *testing.T) {
 		}
 		if n := len(api.Routes()); covered != n {
 			t.Errorf("S1 covered %d of %d routes, want all", covered, n)
+		}
+
+		// B's customer as the one to merge into A's is nobody to A, and A's
+		// merge changes nothing of B's.
+		for _, from := range []string{b.customer.ID, neighbours(b.customer.ID)[0]} {
+			path := "/v1/customers/" + a.customer.ID + "/merge"
+			r := s.do(t, "POST", path, a.Key, mustJSON(map[string]string{"from": from}), nil)
+			if r.Status != http.StatusNotFound || r.code() != "customer_not_found" {
+				t.Errorf("A: POST %s from B's %s = %d %s, want 404 customer_not_found", path, from, r.Status, r.Body)
+			}
+			if l := leaks(r, path, from); len(l) > 0 {
+				t.Errorf("A: POST %s from B's %s answer %s holds B's %q", path, from, r.Body, l)
+			}
 		}
 
 		// B's operation as a page cursor on A's own customer shows nothing.

@@ -14,6 +14,10 @@ const (
 	OpAdjustment OpType = "adjustment"
 	OpBonus      OpType = "bonus"
 	OpImport     OpType = "import"
+	// OpMerge moves a merged customer's points to the survivor.
+	OpMerge OpType = "merge"
+	// OpDeletion forfeits the points of a customer deleted on request.
+	OpDeletion OpType = "deletion"
 )
 
 // OpStatus is the two-phase state of an operation.

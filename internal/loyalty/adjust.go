@@ -135,10 +135,11 @@ func (s *Service) Operations(ctx context.Context, tenantID, customerID, cursor s
 		return page, kopilka.Invalid("cursor", "not a cursor this API gave out")
 	}
 	err := s.db.Read(ctx, func(tx storage.Tx) error {
-		if _, err := tx.GetCustomer(ctx, tenantID, customerID, false); err != nil {
+		c, err := tx.GetCustomer(ctx, tenantID, customerID, false)
+		if err != nil {
 			return err
 		}
-		ops, err := tx.ListOperations(ctx, tenantID, customerID, cursor, limit+1)
+		ops, err := tx.ListOperations(ctx, tenantID, c.ID, cursor, limit+1)
 		if err != nil {
 			return err
 		}

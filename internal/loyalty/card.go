@@ -479,6 +479,11 @@ func (s *Service) moveCard(ctx context.Context, tenantID, number, from, to strin
 		case kopilka.CardReplaced:
 			return nil, &kopilka.Error{Code: kopilka.CodeConflict, Message: fmt.Sprintf("card %s was replaced by card %s for good", k.Number, k.ReplacedBy)}
 		}
+		if to == kopilka.CardActive {
+			if err := holderLive(ctx, tx, tenantID, k); err != nil {
+				return nil, err
+			}
+		}
 		old := k.Number + " " + k.Status
 		if err := setStatus(ctx, tx, tenantID, k, to, ""); err != nil {
 			return nil, err
@@ -515,6 +520,9 @@ func (s *Service) ReplaceCard(ctx context.Context, tenantID, number string, in R
 		if old.Status == kopilka.CardReplaced {
 			return nil, &kopilka.Error{Code: kopilka.CodeConflict, Message: fmt.Sprintf("card %s was already replaced by card %s", old.Number, old.ReplacedBy)}
 		}
+		if err := holderLive(ctx, tx, tenantID, old); err != nil {
+			return nil, err
+		}
 		c, err := tx.GetCustomer(ctx, tenantID, old.CustomerID, true)
 		if err != nil {
 			return nil, err
@@ -546,4 +554,17 @@ func (s *Service) ReplaceCard(ctx context.Context, tenantID, number string, in R
 		return nil, wrapf(err, "replace card")
 	}
 	return v.(*kopilka.Card), nil
+}
+
+// holderLive refuses with conflict to bring back into use a card whose
+// holder was deleted on request: its cards stay blocked for good.
+func holderLive(ctx context.Context, tx storage.Tx, tenantID string, k *kopilka.Card) error {
+	st, err := tx.CustomerStatus(ctx, tenantID, k.CustomerID)
+	if err != nil {
+		return err
+	}
+	if st.Deleted {
+		return &kopilka.Error{Code: kopilka.CodeConflict, Message: fmt.Sprintf("the holder of card %s was deleted on request; the card stays blocked", k.Number)}
+	}
+	return nil
 }

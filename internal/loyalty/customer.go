@@ -225,11 +225,11 @@ func diffCustomer(a, b *kopilka.Customer, actor string) []kopilka.CustomerChange
 func (s *Service) CustomerHistory(ctx context.Context, tenantID, id string, before int64, limit int) ([]kopilka.CustomerChange, error) {
 	var out []kopilka.CustomerChange
 	err := s.db.Read(ctx, func(tx storage.Tx) error {
-		if _, err := tx.GetCustomer(ctx, tenantID, id, false); err != nil {
+		c, err := tx.GetCustomer(ctx, tenantID, id, false)
+		if err != nil {
 			return err
 		}
-		var err error
-		out, err = tx.ListCustomerChanges(ctx, tenantID, id, before, limit)
+		out, err = tx.ListCustomerChanges(ctx, tenantID, c.ID, before, limit)
 		return err
 	})
 	return out, notFound(err, kopilka.CodeNotFound, "customer")

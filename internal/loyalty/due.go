@@ -211,6 +211,9 @@ func (s *Service) birthdays(ctx context.Context, tenantID string) (int, error) {
 				if err != nil {
 					return err
 				}
+				if c.ID != tc.CustomerID {
+					return storage.ErrNotFound // merged meanwhile: the birthday was the merged record's
+				}
 				op := &kopilka.Operation{ID: kopilka.NewID("op"), TenantID: tenantID, CustomerID: c.ID, Type: kopilka.OpBonus,
 					Status: kopilka.StatusComplete, Amount: p.BirthdayBonus, Message: "birthday bonus " + period}
 				if err := tx.GrantBonus(ctx, tenantID, c.ID, "birthday", period, op.ID); err != nil {
@@ -224,6 +227,8 @@ func (s *Service) birthdays(ctx context.Context, tenantID string) (int, error) {
 				s.observed(&kopilka.Operation{Type: kopilka.OpBonus, Status: kopilka.StatusComplete})
 			case errors.Is(err, storage.ErrConflict):
 				// Another process paid it meanwhile.
+			case errors.Is(err, storage.ErrNotFound):
+				// Merged or deleted meanwhile.
 			default:
 				return paid, err
 			}

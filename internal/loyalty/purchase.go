@@ -431,6 +431,9 @@ func (s *Service) purchaseStep(ctx context.Context, tenantID, id string, idem *I
 			return nil, notFound(err, kopilka.CodeNotFound, "purchase")
 		}
 		c, err := tx.LockCustomer(ctx, tenantID, p.CustomerID)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil, kopilka.Errorf(kopilka.CodeConflict, "the customer of purchase %s was deleted", p.ID)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -82,6 +82,10 @@ type Tx interface {
 	GetStore(ctx context.Context, tenantID, id string) (*kopilka.Store, error)
 	ListStores(ctx context.Context, tenantID string) ([]kopilka.Store, error)
 
+	// Lookups by id and by phone resolve a customer merged into another
+	// to the survivor (the returned customer's ID is the survivor's), and
+	// find no customer deleted on request (ErrNotFound).
+
 	// CreateCustomer returns ErrConflict for a phone or card already taken.
 	CreateCustomer(ctx context.Context, c *kopilka.Customer) error
 	// GetCustomer loads a customer with cards; lock also takes the row lock
@@ -100,6 +104,8 @@ type Tx interface {
 	// PurchaseCustomer is CustomerByRef with the lock, also returning the
 	// id of the purchase that already holds externalID ("" when none).
 	PurchaseCustomer(ctx context.Context, tenantID, by, value, externalID string) (*kopilka.Customer, string, error)
+	// CustomerIDByPhone finds the customer with a phone (the survivor
+	// for a merged customer's phone); ErrNotFound.
 	CustomerIDByPhone(ctx context.Context, tenantID, phone string) (string, error)
 	CustomerIDByCard(ctx context.Context, tenantID, number string) (string, error)
 	// UpdateCustomer writes the profile fields; ErrConflict on a taken phone.
@@ -159,8 +165,9 @@ type Tx interface {
 	AddPostings(ctx context.Context, tenantID, opID string, phase int, ps []ledger.Posting) error
 	GetOperation(ctx context.Context, tenantID, id string) (*kopilka.Operation, error)
 	OperationByExternalID(ctx context.Context, tenantID string, typ kopilka.OpType, externalID string) (*kopilka.Operation, error)
-	// ListOperations pages a customer's history newest first; after is the
-	// cursor (an operation id) of the previous page's last item.
+	// ListOperations pages a customer's history newest first, with the
+	// operations of the customers merged into it; after is the cursor (an
+	// operation id) of the previous page's last item.
 	ListOperations(ctx context.Context, tenantID, customerID, after string, limit int) ([]kopilka.Operation, error)
 
 	InsertLot(ctx context.Context, l *kopilka.Lot) error
@@ -181,7 +188,8 @@ type Tx interface {
 	InsertHold(ctx context.Context, tenantID string, h *Hold) error
 	OperationHolds(ctx context.Context, tenantID, operationID string) ([]Hold, error)
 	SetHoldsState(ctx context.Context, tenantID, operationID, from, to string) error
-	// Balance sums a customer's lots and holds at now.
+	// Balance sums a customer's lots and holds at now; a merged customer's
+	// id gives the survivor's balance.
 	Balance(ctx context.Context, tenantID, customerID string, now time.Time) (*kopilka.Balance, error)
 
 	// DueLots lists customers with lots to activate (inactive, activation
@@ -214,6 +222,28 @@ type Tx interface {
 	// monthDays ("MM-DD"; one or two) without a grant of kind for period.
 	BirthdayCustomers(ctx context.Context, tenantID string, monthDays []string, kind, period string, limit int) ([]TenantCustomer, error)
 
+	// CustomerStatus reads, without resolving, whether a customer was
+	// merged into another or deleted; ErrNotFound when there is no such
+	// customer at all.
+	CustomerStatus(ctx context.Context, tenantID, id string) (*CustomerStatus, error)
+	// PendingPurchases lists the ids of a customer's pending purchases,
+	// oldest first, at most limit.
+	PendingPurchases(ctx context.Context, tenantID, customerID string, limit int) ([]string, error)
+	// MergeCustomer moves from's cards, lots, holds, purchases and external
+	// ids to into, points the customers merged into from at into, and
+	// marks from merged into into with its debt and purchase sum zeroed
+	// (the caller adds them to into's and writes the operation that moves
+	// the points). ErrNotFound unless from is neither merged nor deleted.
+	MergeCustomer(ctx context.Context, tenantID, from, into string) error
+	// EraseCustomer erases a customer's personal data on request: the
+	// profile (names, phones, e-mail, birth date, gender, consent, tags)
+	// of the customer and of the customers merged into it, those fields'
+	// old and new values in their change history, and their external ids;
+	// it blocks the customer's active cards and marks it deleted. It is the
+	// one write of personal data deletion makes. ErrNotFound when there is
+	// no such customer.
+	EraseCustomer(ctx context.Context, tenantID, id string) error
+
 	// GetIdempotency returns the stored answer for a key, or ErrNotFound.
 	GetIdempotency(ctx context.Context, tenantID, scope, key string) (*Idempotency, error)
 	// PutIdempotency stores an answer; ErrConflict when the key is taken.
@@ -228,13 +258,16 @@ type Tx interface {
 
 	// ImportLookup resolves the keys of an import chunk to customer ids in
 	// one round trip: external ids of the integration, Kopilka ids, phones
-	// and card numbers. Keys not found are absent from the maps.
+	// and card numbers. Keys not found are absent from the maps, and so are
+	// keys of deleted customers; keys of a merged customer map to the
+	// survivor.
 	ImportLookup(ctx context.Context, tenantID, integration string, keys ImportKeys) (*ImportMatches, error)
 	// TransferCustomers loads customers by id with their cards, external
 	// ids of the integration and points position at Now, in id order; lock
 	// takes their row locks (in id order). Ids not found are left out.
 	TransferCustomers(ctx context.Context, tenantID, integration string, ids []string, lock bool) ([]TransferCustomer, error)
-	// ExportCustomers pages a tenant's customers in id order, starting
+	// ExportCustomers pages a tenant's customers (neither merged nor
+	// deleted) in id order, starting
 	// after the id after ("" for the first page), loaded as
 	// TransferCustomers does.
 	ExportCustomers(ctx context.Context, tenantID, integration, after string, limit int) ([]TransferCustomer, error)
@@ -305,6 +338,13 @@ func WithCustomerLots(ctx context.Context, tenantID, customerID string) context.
 func CustomerFrom(ctx context.Context) (tenantID, customerID string, lots bool) {
 	c, _ := ctx.Value(customerCtx{}).(customerCtx)
 	return c.tenantID, c.customerID, c.lots
+}
+
+// CustomerStatus says what became of a customer: merged into another
+// (MergedInto, the survivor's id) or deleted on request.
+type CustomerStatus struct {
+	MergedInto string
+	Deleted    bool
 }
 
 // Hold is points of one lot reserved by a pending redemption.

@@ -68,7 +68,9 @@ type lockedCustomer struct {
 
 // lockAhead locks and reads, in one statement, the customers the batch's
 // writes said they will lock (storage.WithCustomer), skipping rows busy
-// elsewhere; LockCustomer then costs those writes no round trip.
+// elsewhere; LockCustomer then costs those writes no round trip. Merged and
+// deleted customers are left to LockCustomer's own lookup, which resolves
+// them.
 func (b *batch) lockAhead(ctx context.Context, jobs []*job) {
 	var tenants, ids []string
 	for _, j := range jobs {
@@ -82,6 +84,7 @@ func (b *batch) lockAhead(ctx context.Context, jobs []*job) {
 	rows, err := b.sqlTx.QueryContext(ctx, `SELECT c.tenant_id, c.id, c.kind, c.debt, c.purchases_total, c.grp, c.tags
 FROM unnest($1::text[], $2::text[]) AS u(tenant_id, id)
 JOIN customers c ON c.tenant_id = u.tenant_id AND c.id = u.id
+WHERE c.merged_into IS NULL AND c.deleted_at IS NULL
 FOR UPDATE OF c SKIP LOCKED`, tenants, ids)
 	if err != nil {
 		b.broken = b.db.d.mapErr(err)

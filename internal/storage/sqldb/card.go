@@ -124,7 +124,7 @@ func cardRefFrom(value string, args []any) (string, []any) {
 	}
 	return ` FROM cards k
 JOIN customers c ON c.tenant_id = k.tenant_id AND c.id = k.customer_id
-WHERE k.tenant_id = $1 AND k.number IN ($2, ` + placeholders(&args, alts) + `) AND k.status = 'active'
+WHERE k.tenant_id = $1 AND k.number IN ($2, ` + placeholders(&args, alts) + `) AND k.status = 'active'` + live + `
 ORDER BY length(k.number) DESC LIMIT 1`, args
 }
 

@@ -65,9 +65,26 @@ func scanCustomer(scan func(...any) error) (*kopilka.Customer, error) {
 	return &c, nil
 }
 
+// resolvedID is the id of the customer $2 names in tenant $1: the
+// survivor's when it was merged into another. The lookups that use it also
+// ask for merged_into IS NULL on the row they take, so a lock that waited
+// for a merge finds the merged row no more (PostgreSQL re-checks those
+// conditions on the row it locked).
+const resolvedID = `COALESCE((SELECT m.merged_into FROM customers m WHERE m.tenant_id = $1 AND m.id = $2), $2)`
+
+// live is the condition that a customer row c is neither merged nor deleted.
+const live = ` AND c.merged_into IS NULL AND c.deleted_at IS NULL`
+
+// relook: on PostgreSQL a locking lookup that waited for a merge re-checks
+// its conditions on the merged row, which is live no more, so it finds
+// nothing; the statement's snapshot predates the merge. Looking again in a
+// new statement sees the merge and finds the survivor (or, after a
+// deletion, nothing again). SQLite has one writer and never races so.
+
 // GetCustomer loads a customer and its cards; lock takes the row lock.
+// A merged customer's id loads the survivor; a deleted one is not found.
 func (tx *Tx) GetCustomer(ctx context.Context, tenantID, id string, lock bool) (*kopilka.Customer, error) {
-	q := `SELECT ` + customerColumns + ` FROM customers WHERE tenant_id = $1 AND id = $2`
+	q := `SELECT ` + customerColumns + ` FROM customers c WHERE c.tenant_id = $1 AND c.id = ` + resolvedID + live
 	if lock && tx.db.d.name() == "postgres" {
 		nowait, err := tx.nowait(ctx)
 		if err != nil {
@@ -76,10 +93,13 @@ func (tx *Tx) GetCustomer(ctx context.Context, tenantID, id string, lock bool) (
 		q += " FOR UPDATE" + nowait
 	}
 	c, err := scanCustomer(tx.row(ctx, q, tenantID, id).Scan)
+	if errors.Is(err, storage.ErrNotFound) && lock && tx.isPG() {
+		c, err = scanCustomer(tx.row(ctx, q, tenantID, id).Scan) // see relook
+	}
 	if err != nil {
 		return nil, wrap("get customer", err)
 	}
-	c.Cards, err = tx.customerCards(ctx, tenantID, id)
+	c.Cards, err = tx.customerCards(ctx, tenantID, c.ID)
 	return c, err
 }
 
@@ -96,11 +116,12 @@ const lockColumns = `c.id, c.kind, c.debt, c.purchases_total, c.grp, c.tags, CAS
 
 // customerByRefFrom is the FROM clause of a lookup by each reference.
 var customerByRefFrom = map[string]string{
-	"id":    ` FROM customers c WHERE c.tenant_id = $1 AND c.id = $2`,
-	"phone": ` FROM customers c WHERE c.tenant_id = $1 AND c.phone = $2`,
+	"id": ` FROM customers c WHERE c.tenant_id = $1 AND c.id = ` + resolvedID + live,
+	"phone": ` FROM customers c WHERE c.tenant_id = $1
+ AND c.id = (SELECT COALESCE(m.merged_into, m.id) FROM customers m WHERE m.tenant_id = $1 AND m.phone = $2)` + live,
 	"card": ` FROM cards k
 JOIN customers c ON c.tenant_id = k.tenant_id AND c.id = k.customer_id
-WHERE k.tenant_id = $1 AND k.number = $2 AND k.status = 'active'`,
+WHERE k.tenant_id = $1 AND k.number = $2 AND k.status = 'active'` + live,
 }
 
 // PurchaseCustomer is CustomerByRef with the row lock that also tells,
@@ -165,6 +186,9 @@ func (tx *Tx) customerByRef(ctx context.Context, tenantID, by, value string, loc
 		if errors.Is(err, storage.ErrNotFound) && skipLocked {
 			return nil, fmt.Errorf("customer by %s: busy or absent: %w", by, storage.ErrRetry)
 		}
+		if errors.Is(err, storage.ErrNotFound) && lock && tx.isPG() {
+			err = tx.row(ctx, q, args...).Scan(dest...) // see relook
+		}
 		if err != nil {
 			return nil, wrap("customer by "+by, err)
 		}
@@ -187,7 +211,8 @@ func (tx *Tx) customerByRef(ctx context.Context, tenantID, by, value string, loc
 // CustomerIDByPhone finds a customer by E.164 phone.
 func (tx *Tx) CustomerIDByPhone(ctx context.Context, tenantID, phone string) (string, error) {
 	var id string
-	err := tx.row(ctx, `SELECT id FROM customers WHERE tenant_id = $1 AND phone = $2`, tenantID, phone).Scan(&id)
+	err := tx.row(ctx, `SELECT COALESCE(merged_into, id) FROM customers WHERE tenant_id = $1 AND phone = $2 AND deleted_at IS NULL`,
+		tenantID, phone).Scan(&id)
 	return id, wrap("customer by phone", err)
 }
 

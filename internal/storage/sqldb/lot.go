@@ -150,13 +150,13 @@ func (tx *Tx) SetHoldsState(ctx context.Context, tenantID, operationID, from, to
 
 // balanceSQL reads a customer's whole position in one statement, so the
 // figures agree with each other even while writes commit.
-const balanceSQL = `SELECT c.debt, c.purchases_total,
+const balanceSQL = `SELECT c.id, c.debt, c.purchases_total,
  (SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE tenant_id = c.tenant_id AND customer_id = c.id AND remaining > 0
    AND state = 'active' AND (expires_at IS NULL OR expires_at > $3)),
  (SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE tenant_id = c.tenant_id AND customer_id = c.id AND remaining > 0
    AND state IN ('pending', 'inactive')),
  (SELECT COALESCE(SUM(amount), 0) FROM holds WHERE tenant_id = c.tenant_id AND customer_id = c.id AND state = 'held')
-FROM customers c WHERE c.tenant_id = $1 AND c.id = $2`
+FROM customers c WHERE c.tenant_id = $1 AND c.id = ` + resolvedID + live
 
 const expiringSQL = `SELECT expires_at, SUM(remaining) FROM lots
 WHERE tenant_id = $1 AND customer_id = $2 AND remaining > 0 AND state = 'active' AND expires_at > $3
@@ -167,7 +167,7 @@ GROUP BY expires_at ORDER BY expires_at LIMIT 20`
 // Available is the lots' sum before the debt; the tier is the caller's.
 func (tx *Tx) Balance(ctx context.Context, tenantID, customerID string, now time.Time) (*kopilka.Balance, error) {
 	b := &kopilka.Balance{Expiring: []kopilka.Expiring{}}
-	if err := tx.row(ctx, balanceSQL, tenantID, customerID, micros(now)).Scan(&b.Debt, &b.PurchasesTotal, &b.Available, &b.Pending, &b.Reserved); err != nil {
+	if err := tx.row(ctx, balanceSQL, tenantID, customerID, micros(now)).Scan(&customerID, &b.Debt, &b.PurchasesTotal, &b.Available, &b.Pending, &b.Reserved); err != nil {
 		return nil, wrap("balance", err)
 	}
 	rows, err := tx.query(ctx, expiringSQL, tenantID, customerID, micros(now))

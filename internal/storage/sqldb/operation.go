@@ -156,15 +156,21 @@ WHERE tenant_id = $1 AND customer_id = $2
  AND (created_at, id) < (SELECT created_at, id FROM operations WHERE tenant_id = $1 AND id = $4)
 ORDER BY created_at DESC, id DESC LIMIT $3`
 
-// ListOperations pages a customer's operations newest first.
+// ListOperations pages a customer's operations newest first, with those
+// of the customers merged into it.
 func (tx *Tx) ListOperations(ctx context.Context, tenantID, customerID, after string, limit int) ([]kopilka.Operation, error) {
-	var rows *sql.Rows
-	var err error
-	if after == "" {
-		rows, err = tx.query(ctx, listOperationsSQL, tenantID, customerID, limit)
-	} else {
-		rows, err = tx.query(ctx, listOperationsAfterSQL, tenantID, customerID, limit, after)
+	merged, err := tx.mergedInto(ctx, tenantID, customerID)
+	if err != nil {
+		return nil, err
 	}
+	q, args := listOperationsSQL, []any{tenantID, customerID, limit}
+	if after != "" {
+		q, args = listOperationsAfterSQL, append(args, after)
+	}
+	if len(merged) > 0 {
+		q = strings.Replace(q, "customer_id = $2", "customer_id IN ($2, "+placeholders(&args, merged)+")", 1)
+	}
+	rows, err := tx.query(ctx, q, args...)
 	if err != nil {
 		return nil, wrap("list operations", err)
 	}
@@ -176,6 +182,24 @@ func (tx *Tx) ListOperations(ctx context.Context, tenantID, customerID, after st
 			return nil, err
 		}
 		out = append(out, *op)
+	}
+	return out, rows.Err()
+}
+
+// mergedInto lists the ids of the customers merged into a customer.
+func (tx *Tx) mergedInto(ctx context.Context, tenantID, customerID string) ([]string, error) {
+	rows, err := tx.query(ctx, `SELECT id FROM customers WHERE tenant_id = $1 AND merged_into = $2 ORDER BY id`, tenantID, customerID)
+	if err != nil {
+		return nil, wrap("merged customers", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
 	}
 	return out, rows.Err()
 }

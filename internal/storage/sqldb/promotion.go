@@ -82,7 +82,7 @@ func (tx *Tx) BirthdayCustomers(ctx context.Context, tenantID string, monthDays 
 		}
 		return monthDays[0]
 	}
-	rows, err := tx.query(ctx, `SELECT c.tenant_id, c.id FROM customers c WHERE c.tenant_id = $1 AND c.birth_md IN ($2, $3)
+	rows, err := tx.query(ctx, `SELECT c.tenant_id, c.id FROM customers c WHERE c.tenant_id = $1 AND c.birth_md IN ($2, $3)`+live+`
  AND NOT EXISTS (SELECT 1 FROM bonus_grants g WHERE g.tenant_id = c.tenant_id AND g.customer_id = c.id AND g.kind = $4 AND g.period = $5)
  ORDER BY c.id LIMIT $6`, tenantID, md(0), md(1), kind, period, limit)
 	if err != nil {

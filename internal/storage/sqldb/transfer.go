@@ -256,7 +256,66 @@ func (tx *Tx) ImportLookup(ctx context.Context, tenantID, integration string, k 
 			m.Cards[key] = id
 		}
 	}
-	return m, wrap("import lookup", rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, wrap("import lookup", err)
+	}
+	return m, tx.resolveMatches(ctx, tenantID, m)
+}
+
+// resolveMatches points the matches of merged customers at their
+// survivors and drops those of deleted customers.
+func (tx *Tx) resolveMatches(ctx context.Context, tenantID string, m *storage.ImportMatches) error {
+	seen := map[string]bool{}
+	var ids []string
+	for _, mm := range []map[string]string{m.ExternalIDs, m.IDs, m.Phones, m.Cards} {
+		for _, id := range mm {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	b := tx.binder()
+	q := `SELECT id, COALESCE(merged_into, ''), CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END FROM customers WHERE tenant_id = ` +
+		b.arg(tenantID) + ` AND (merged_into IS NOT NULL OR deleted_at IS NOT NULL) AND `
+	if b.pg {
+		q += `id = ANY(` + b.arg(ids) + `::text[])`
+	} else {
+		q += `id IN ` + b.list(ids)
+	}
+	rows, err := tx.queryRaw(ctx, q, b.args...)
+	if err != nil {
+		return wrap("import lookup", err)
+	}
+	defer rows.Close()
+	to := map[string]string{} // id → survivor, or "" when deleted
+	for rows.Next() {
+		var id, merged string
+		var deleted int
+		if err := rows.Scan(&id, &merged, &deleted); err != nil {
+			return wrap("import lookup", err)
+		}
+		if deleted != 0 {
+			merged = ""
+		}
+		to[id] = merged
+	}
+	if err := rows.Err(); err != nil || len(to) == 0 {
+		return wrap("import lookup", err)
+	}
+	for _, mm := range []map[string]string{m.ExternalIDs, m.IDs, m.Phones, m.Cards} {
+		for k, id := range mm {
+			if s, ok := to[id]; ok && s == "" {
+				delete(mm, k)
+			} else if ok {
+				mm[k] = s
+			}
+		}
+	}
+	return nil
 }
 
 // transferColumns are a customer's columns and its points position at the
@@ -303,7 +362,7 @@ func (tx *Tx) TransferCustomers(ctx context.Context, tenantID, integration strin
 func (tx *Tx) ExportCustomers(ctx context.Context, tenantID, integration, after string, limit int) ([]storage.TransferCustomer, error) {
 	b := tx.binder()
 	q := `SELECT ` + transferColumns(b.arg(micros(tx.now))) + ` FROM customers c WHERE c.tenant_id = ` + b.arg(tenantID) +
-		` AND c.id > ` + b.arg(after) + ` ORDER BY c.id LIMIT ` + b.arg(limit)
+		` AND c.id > ` + b.arg(after) + live + ` ORDER BY c.id LIMIT ` + b.arg(limit)
 	return tx.transferCustomers(ctx, integration, q, b.args)
 }
 

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.DB) {
 		{"Snapshot", testSnapshot},
 		{"WriteAtomicity", testWriteAtomicity},
 		{"WriteRetry", testWriteRetry},
+		{"MergeErase", testMergeErase},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

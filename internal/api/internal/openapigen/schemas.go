@@ -181,12 +181,12 @@ func structSpecs() []structSpec {
 		{Name: "Operation", Desc: "One entry of a customer's points history.", Fields: map[string]Field{
 			"id":          {Desc: "Operation id (op_…)."},
 			"customer_id": {Desc: "The customer."},
-			"type":        {Desc: "What happened.", Enum: []any{"accrual", "redemption", "refund", "expiry", "adjustment", "bonus", "import"}},
+			"type":        {Desc: "What happened.", Enum: []any{"accrual", "redemption", "refund", "expiry", "adjustment", "bonus", "import", "merge", "deletion"}},
 			"status":      {Desc: "pending until its purchase is confirmed or cancelled; then complete or voided, for good.", Enum: []any{"pending", "complete", "voided"}},
 			"amount":      {Desc: "What it does to the customer's points, hundredths: positive for accruals, bonuses and returned points, negative for redemptions, expiry and revoked points."},
 			"purchase_id": {Desc: "The purchase it belongs to, or null."},
 			"external_id": {Desc: "The adjustment's external_id, or null."},
-			"message":     {Desc: "What happened, for people (an adjustment's reason; a refund that made a debt says so)."},
+			"message":     {Desc: "What happened, for people (an adjustment's reason; a refund that made a debt says so; a merge names the customer merged in; a deletion says the points were forfeited)."},
 			"created_at":  {Desc: "When."},
 		}},
 		{Name: "AdjustmentInput", Mode: input, Desc: "A manual correction.", Required: []string{"amount"}, Fields: map[string]Field{
@@ -194,6 +194,9 @@ func structSpecs() []structSpec {
 				Minimum: -maxAmount, Maximum: maxAmount, Not: &Schema{Enum: []any{0}}}},
 			"reason":      text("Why; shown in the history.", 500),
 			"external_id": text("Your id for it: the adjustment happens once per external_id.", 128),
+		}},
+		{Name: "MergeInput", Mode: input, Desc: "The customer to merge into the one in the path.", Required: []string{"from"}, Fields: map[string]Field{
+			"from": text("The id of the customer to merge: its cards, points, debt, purchase sum and history move to the survivor.", 128),
 		}},
 		{Name: "APIKey", Desc: "An API key (without its secret).", Fields: keyFields()},
 		{Name: "NewAPIKey", Desc: "An API key just made, with the plain key in key. An idempotent replay of the creation answers the same record without key: the secret is shown once and stored nowhere.", Fields: keyFields()},
