@@ -222,6 +222,9 @@ func (s *Service) CreatePurchase(ctx context.Context, tenantID string, in Purcha
 	hash := purchaseHash(&in)
 	ref := "id:" + in.Customer.ID + "card:" + in.Customer.Card + "phone:" + in.Customer.Phone
 	ctx = s.routed(ctx, tenantID, ref)
+	if by, value, err := refKey(in.Customer); err == nil {
+		ctx = storage.WithPurchaseRef(ctx, storage.PurchaseRef{TenantID: tenantID, By: by, Value: value, ExternalID: in.ExternalID})
+	}
 	v, err := s.write(ctx, tenantID, idem, func(tx storage.Tx) (any, error) {
 		return s.createPurchase(ctx, tx, tenantID, &in, hash)
 	})

@@ -320,6 +320,27 @@ type customerCtx struct {
 	lots                 bool
 }
 
+// PurchaseRef is a purchase's customer reference and external id, as
+// Tx.PurchaseCustomer takes them.
+type PurchaseRef struct {
+	TenantID, By, Value, ExternalID string
+}
+
+type purchaseRefCtx struct{}
+
+// WithPurchaseRef tells the database that the write will call
+// Tx.PurchaseCustomer with ref: it may then look up, lock and read the
+// customers of a whole batch of purchases at once. It keeps ctx's key.
+func WithPurchaseRef(ctx context.Context, ref PurchaseRef) context.Context {
+	return context.WithValue(ctx, purchaseRefCtx{}, ref)
+}
+
+// PurchaseRefFrom returns the reference set by WithPurchaseRef.
+func PurchaseRefFrom(ctx context.Context) (PurchaseRef, bool) {
+	r, ok := ctx.Value(purchaseRefCtx{}).(PurchaseRef)
+	return r, ok
+}
+
 // WithCustomer is WithKey for a write that will lock the customer by id
 // (Tx.LockCustomer): the database may then lock and read the customers of
 // a whole batch of writes at once.

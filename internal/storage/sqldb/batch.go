@@ -3,8 +3,10 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -58,6 +60,14 @@ type batch struct {
 	// any write empties both (they may be stale).
 	locked map[string]lockedCustomer
 	lots   map[string][]kopilka.Lot
+	// refs holds what the purchases' customer references resolved to.
+	refs map[storage.PurchaseRef]refRow
+}
+
+// refRow is a purchase reference resolved ahead: the customer it names
+// and the purchase that already holds its external id, if any.
+type refRow struct {
+	customerID, existing string
 }
 
 // lockedCustomer is a customer row as LockCustomer reads it.
@@ -72,14 +82,21 @@ type lockedCustomer struct {
 // deleted customers are left to LockCustomer's own lookup, which resolves
 // them.
 func (b *batch) lockAhead(ctx context.Context, jobs []*job) {
+	if len(jobs) < 2 || b.db.d.name() != "postgres" {
+		return // alone, or in-process (SQLite): nothing to save
+	}
+	b.refsAhead(ctx, jobs)
+	if b.broken != nil {
+		return
+	}
 	var tenants, ids []string
 	for _, j := range jobs {
 		if j.customer != "" {
 			tenants, ids = append(tenants, j.tenant), append(ids, j.customer)
 		}
 	}
-	if len(ids) < 2 || b.db.d.name() != "postgres" {
-		return // alone, or in-process (SQLite): nothing to save
+	if len(ids) == 0 {
+		return
 	}
 	rows, err := b.sqlTx.QueryContext(ctx, `SELECT c.tenant_id, c.id, c.kind, c.debt, c.purchases_total, c.grp, c.tags
 FROM unnest($1::text[], $2::text[]) AS u(tenant_id, id)
@@ -149,6 +166,88 @@ func (b *batch) activeLots(tenantID, customerID string) ([]kopilka.Lot, bool) {
 	return slices.Clone(lots), ok
 }
 
+// refsAhead resolves the purchases' customer references (storage.
+// WithPurchaseRef) in one statement, locking the customers they name
+// (skipping rows busy elsewhere) and telling which external ids are taken;
+// the customers join the jobs whose customers and lots are read ahead.
+func (b *batch) refsAhead(ctx context.Context, jobs []*job) {
+	var tenants, bys, values, exts []string
+	for _, j := range jobs {
+		r := j.ref
+		if r == nil || (r.By == "card" && len(kopilka.CardLookups(r.Value)) > 1) {
+			continue // a scanned EAN-13 may name shorter numbers: looked up alone
+		}
+		tenants, bys, values, exts = append(tenants, r.TenantID), append(bys, r.By), append(values, r.Value), append(exts, r.ExternalID)
+	}
+	if len(tenants) == 0 {
+		return
+	}
+	rows, err := b.sqlTx.QueryContext(ctx, `SELECT u.n, x.id, x.existing FROM
+unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u(tenant_id, by, value, ext, n)
+CROSS JOIN LATERAL (SELECT c.id, (SELECT p.id FROM purchases p WHERE p.tenant_id = c.tenant_id AND p.external_id = u.ext) AS existing
+ FROM customers c WHERE c.tenant_id = u.tenant_id AND c.merged_into IS NULL AND c.deleted_at IS NULL AND c.id = CASE u.by
+  WHEN 'id' THEN u.value
+  WHEN 'card' THEN (SELECT k.customer_id FROM cards k WHERE k.tenant_id = u.tenant_id AND k.number = u.value AND k.status = 'active')
+  WHEN 'phone' THEN (SELECT m.id FROM customers m WHERE m.tenant_id = u.tenant_id AND m.phone = u.value)
+ END
+ FOR UPDATE OF c SKIP LOCKED) AS x`, tenants, bys, values, exts)
+	if err != nil {
+		b.broken = b.db.d.mapErr(err)
+		return
+	}
+	defer rows.Close()
+	b.refs = map[storage.PurchaseRef]refRow{}
+	for rows.Next() {
+		var n int
+		var r refRow
+		var existing sql.NullString
+		if err := rows.Scan(&n, &r.customerID, &existing); err != nil {
+			b.broken = b.db.d.mapErr(err)
+			return
+		}
+		r.existing = existing.String
+		i := n - 1
+		b.refs[storage.PurchaseRef{TenantID: tenants[i], By: bys[i], Value: values[i], ExternalID: exts[i]}] = r
+		// Its row and lots are read with the others'.
+		for _, j := range jobs {
+			if j.ref != nil && j.ref.TenantID == tenants[i] && j.ref.By == bys[i] && j.ref.Value == values[i] && j.customer == "" {
+				j.tenant, j.customer, j.lots = tenants[i], r.customerID, true
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		b.broken = b.db.d.mapErr(err)
+	}
+}
+
+// purchaseCustomer returns what PurchaseCustomer would, from what the
+// batch read ahead, while it still stands.
+func (b *batch) purchaseCustomer(ref storage.PurchaseRef, now time.Time) (*kopilka.Customer, string, bool) {
+	r, ok := b.refs[ref]
+	if !ok {
+		return nil, "", false
+	}
+	l, ok := b.lockedRow(ref.TenantID, r.customerID)
+	if !ok {
+		return nil, "", false
+	}
+	lots, ok := b.activeLots(ref.TenantID, r.customerID)
+	if !ok {
+		return nil, "", false
+	}
+	c := &kopilka.Customer{TenantID: ref.TenantID, ID: r.customerID, Kind: kopilka.CustomerKind(l.kind), Debt: kopilka.Amount(l.debt),
+		PurchasesTotal: kopilka.Amount(l.purchases), Group: l.group}
+	if err := json.Unmarshal([]byte(l.tags), &c.Tags); err != nil {
+		return nil, "", false
+	}
+	for _, lot := range lots {
+		if lot.ExpiresAt == nil || lot.ExpiresAt.After(now) {
+			c.Spendable += lot.Remaining
+		}
+	}
+	return c, r.existing, true
+}
+
 // lockedRow returns a customer locked ahead whose row is still as read.
 func (b *batch) lockedRow(tenantID, customerID string) (lockedCustomer, bool) {
 	if !b.fresh(tenantID, customerID) {
@@ -177,7 +276,7 @@ func (b *batch) sendGathered(ctx context.Context, tx *Tx) error {
 	if b.gathered.empty() {
 		return nil
 	}
-	b.locked, b.lots = nil, nil
+	b.locked, b.lots, b.refs = nil, nil, nil
 	err := tx.send(ctx, &b.gathered)
 	b.gathered = writeSet{}
 	if err != nil {
@@ -211,7 +310,7 @@ func (b *batch) sendOwn(ctx context.Context, tx *Tx) error {
 	if err := b.savepoint(ctx, tx); err != nil {
 		return err
 	}
-	b.locked, b.lots = nil, nil
+	b.locked, b.lots, b.refs = nil, nil, nil
 	err := tx.send(ctx, &b.own)
 	b.own = writeSet{}
 	return err
@@ -220,7 +319,7 @@ func (b *batch) sendOwn(ctx context.Context, tx *Tx) error {
 // beforeWrite readies the batch for a statement of the running job that
 // changes data or may fail (a NOWAIT lock).
 func (b *batch) beforeWrite(ctx context.Context, tx *Tx) error {
-	b.locked, b.lots = nil, nil
+	b.locked, b.lots, b.refs = nil, nil, nil
 	if err := b.savepoint(ctx, tx); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package sqldb_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -474,6 +475,120 @@ func TestBatchBusyCustomer(t *testing.T) {
 				t.Errorf("available = %d, want 2", got)
 			}
 			f.verify()
+		})
+	}
+}
+
+// TestBatchPurchaseRefs: purchases that name their customer ahead
+// (storage.WithPurchaseRef) get from PurchaseCustomer inside a batch what
+// a lookup alone gives — by id, card and phone, with the spendable sum
+// and the purchase already holding the external id — and a write of the
+// customer earlier in the batch is seen.
+func TestBatchPurchaseRefs(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storagetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			f := newLedgerFixture(t, dialect)
+			c := kopilka.NewID("cus")
+			card, phone := "LG-"+kopilka.NewID("c"), "+7916"+fmt.Sprint(time.Now().UnixNano()%10_000_000 + 10_000_000)[:7]
+			// The fixture's clock starts on 2026-01-15 09:00.
+			soon, gone := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 15, 8, 0, 0, 0, time.UTC)
+			taken := kopilka.NewID("ext")
+			if err := f.db.Write(ctx, func(tx storage.Tx) error {
+				if err := tx.CreateCustomer(ctx, &kopilka.Customer{ID: c, TenantID: f.tenant, Kind: kopilka.Individual, Phone: phone}); err != nil {
+					return err
+				}
+				if err := tx.CreateCard(ctx, f.tenant, &kopilka.Card{Number: card, CustomerID: c, Kind: kopilka.CardPlastic, Status: kopilka.CardActive}); err != nil {
+					return err
+				}
+				if err := tx.SetCustomerBalances(ctx, f.tenant, c, 7, 500); err != nil {
+					return err
+				}
+				if err := f.credit(ctx, tx, c, 100, &soon, ""); err != nil {
+					return err
+				}
+				if err := f.credit(ctx, tx, c, 40, &gone, ""); err != nil { // expired: not spendable
+					return err
+				}
+				return tx.Apply(ctx, f.tenant, &storage.Writes{Purchase: &kopilka.Purchase{ID: kopilka.NewID("pur"), ExternalID: taken,
+					CustomerID: c, Status: kopilka.PurchasePending, RequestHash: []byte{1}}})
+			}); err != nil {
+				t.Fatal(err)
+			}
+			type got struct {
+				id, existing string
+				spendable    kopilka.Amount
+				debt         kopilka.Amount
+				purchases    kopilka.Amount
+			}
+			lookup := func(tx storage.Tx, by, value, ext string) (got, error) {
+				cu, existing, err := tx.PurchaseCustomer(ctx, f.tenant, by, value, ext)
+				if err != nil {
+					return got{}, err
+				}
+				return got{cu.ID, existing, cu.Spendable, cu.Debt, cu.PurchasesTotal}, nil
+			}
+			refs := []struct{ by, value, ext string }{{"id", c, "new-1"}, {"card", card, taken}, {"phone", phone, "new-2"}}
+			// What a lookup alone says.
+			want := make([]got, len(refs))
+			if err := f.db.Write(ctx, func(tx storage.Tx) error {
+				for i, r := range refs {
+					var err error
+					if want[i], err = lookup(tx, r.by, r.value, r.ext); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if want[0].spendable != 100 || want[1].existing == "" || want[0].existing != "" {
+				t.Fatalf("lookup alone = %+v: the fixture is not what the test needs", want)
+			}
+			// The same lookups, each the first of its own write in one
+			// batch, after another customer's write (so the batch is a real
+			// one) — and once more after a write of this customer.
+			other := f.customer()
+			ahead := func(r struct{ by, value, ext string }) context.Context {
+				return storage.WithPurchaseRef(storage.WithKey(ctx, c), storage.PurchaseRef{TenantID: f.tenant, By: r.by, Value: r.value, ExternalID: r.ext})
+			}
+			gots := make([]got, len(refs)+1)
+			writes := []batchWrite{{storage.WithCustomer(ctx, f.tenant, other), func(tx storage.Tx) error { return f.credit(ctx, tx, other, 1, nil, "") }}}
+			for i, r := range refs {
+				writes = append(writes, batchWrite{ahead(r), func(tx storage.Tx) error {
+					var err error
+					gots[i], err = lookup(tx, r.by, r.value, r.ext)
+					return err
+				}})
+			}
+			writes = append(writes,
+				batchWrite{storage.WithKey(ctx, c), func(tx storage.Tx) error { return f.credit(ctx, tx, c, 5, nil, "") }},
+				batchWrite{ahead(refs[1]), func(tx storage.Tx) error {
+					var err error
+					gots[len(refs)], err = lookup(tx, refs[1].by, refs[1].value, refs[1].ext)
+					return err
+				}})
+			runs := inOneBatch(t, f.db, writes)
+			for i, r := range runs {
+				if r.err != nil {
+					t.Fatalf("write %d = %v", i, r.err)
+				}
+				if r.txs[0] != runs[0].txs[0] {
+					t.Fatalf("write %d did not run in the batch", i)
+				}
+			}
+			for i := range refs {
+				if gots[i] != want[i] {
+					t.Errorf("by %s in a batch = %+v, want %+v", refs[i].by, gots[i], want[i])
+				}
+			}
+			after := want[1]
+			after.spendable += 5
+			if gots[len(refs)] != after {
+				t.Errorf("after a credit in the batch = %+v, want %+v", gots[len(refs)], after)
+			}
 		})
 	}
 }

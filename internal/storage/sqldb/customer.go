@@ -128,6 +128,12 @@ WHERE k.tenant_id = $1 AND k.number = $2 AND k.status = 'active'` + live,
 // in the same statement, which purchase (if any) already holds the
 // external id: a retried receipt costs no extra round trip.
 func (tx *Tx) PurchaseCustomer(ctx context.Context, tenantID, by, value, externalID string) (*kopilka.Customer, string, error) {
+	if tx.b != nil {
+		ref := storage.PurchaseRef{TenantID: tenantID, By: by, Value: value, ExternalID: externalID}
+		if c, existing, ok := tx.b.purchaseCustomer(ref, tx.now); ok {
+			return c, existing, nil
+		}
+	}
 	var existing sql.NullString
 	c, err := tx.customerByRef(ctx, tenantID, by, value, true, customerRefColumns,
 		`, (SELECT p.id FROM purchases p WHERE p.tenant_id = c.tenant_id AND p.external_id = $4)`, []any{externalID}, &existing)

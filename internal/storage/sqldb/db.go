@@ -86,6 +86,9 @@ type job struct {
 	// customer's active lots too.
 	tenant, customer string
 	lots             bool
+	// ref is the purchase reference the write will look up, if it said
+	// (storage.WithPurchaseRef).
+	ref *storage.PurchaseRef
 }
 
 // Open opens the database named by url: a postgres:// or postgresql:// URL
@@ -257,6 +260,9 @@ func (db *DB) now() time.Time { return db.clock().UTC().Truncate(time.Microsecon
 func (db *DB) Write(ctx context.Context, fn func(storage.Tx) error) error {
 	j := &job{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1)}
 	j.tenant, j.customer, j.lots = storage.CustomerFrom(ctx)
+	if ref, ok := storage.PurchaseRefFrom(ctx); ok {
+		j.ref = &ref
+	}
 	db.mu.RLock()
 	if db.closed {
 		db.mu.RUnlock()
