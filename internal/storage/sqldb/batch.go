@@ -89,71 +89,91 @@ func (b *batch) lockAhead(ctx context.Context, jobs []*job) {
 	if b.broken != nil {
 		return
 	}
-	var tenants, ids []string
+	// A batch holds one tenant's writes, or a few tenants': one lookup a
+	// tenant, each an index scan of its keys (= ANY), whatever the sizes.
+	byTenant := map[string][]*job{}
+	var tenants []string
 	for _, j := range jobs {
-		if j.customer != "" {
-			tenants, ids = append(tenants, j.tenant), append(ids, j.customer)
+		if j.customer == "" {
+			continue
+		}
+		if _, ok := byTenant[j.tenant]; !ok {
+			tenants = append(tenants, j.tenant)
+		}
+		byTenant[j.tenant] = append(byTenant[j.tenant], j)
+	}
+	for _, tenant := range tenants {
+		if !b.customersAhead(ctx, tenant, byTenant[tenant]) {
+			return
 		}
 	}
-	if len(ids) == 0 {
-		return
+}
+
+// customersAhead locks and reads a tenant's customers of jobs, then the
+// active lots of those whose writes spend them, in CustomerLots' order. It
+// reports whether the transaction is still usable.
+func (b *batch) customersAhead(ctx context.Context, tenant string, jobs []*job) bool {
+	ids := make([]string, 0, len(jobs))
+	for _, j := range jobs {
+		ids = append(ids, j.customer)
 	}
-	rows, err := b.sqlTx.QueryContext(ctx, `SELECT c.tenant_id, c.id, c.kind, c.debt, c.purchases_total, c.grp, c.tags
-FROM unnest($1::text[], $2::text[]) AS u(tenant_id, id)
-JOIN customers c ON c.tenant_id = u.tenant_id AND c.id = u.id
-WHERE c.merged_into IS NULL AND c.deleted_at IS NULL
-FOR UPDATE OF c SKIP LOCKED`, tenants, ids)
+	rows, err := b.sqlTx.QueryContext(ctx, `SELECT c.id, c.kind, c.debt, c.purchases_total, c.grp, c.tags FROM customers c
+WHERE c.tenant_id = $1 AND c.id = ANY($2::text[]) AND c.merged_into IS NULL AND c.deleted_at IS NULL
+FOR UPDATE OF c SKIP LOCKED`, tenant, ids)
 	if err != nil {
 		b.broken = b.db.d.mapErr(err)
-		return
+		return false
 	}
 	defer rows.Close()
-	b.locked = make(map[string]lockedCustomer, len(ids))
+	if b.locked == nil {
+		b.locked = make(map[string]lockedCustomer, len(ids))
+	}
 	for rows.Next() {
-		var tenant, id string
+		var id string
 		var c lockedCustomer
-		if err := rows.Scan(&tenant, &id, &c.kind, &c.debt, &c.purchases, &c.group, &c.tags); err != nil {
+		if err := rows.Scan(&id, &c.kind, &c.debt, &c.purchases, &c.group, &c.tags); err != nil {
 			b.broken = b.db.d.mapErr(err)
-			return
+			return false
 		}
 		b.locked[tenant+"/"+id] = c
 	}
 	if err := rows.Err(); err != nil {
 		b.broken = b.db.d.mapErr(err)
-		return
+		return false
 	}
 	rows.Close()
-	// The active lots of the customers whose writes spend them, in
-	// CustomerLots' order.
-	tenants, ids = tenants[:0], ids[:0]
+	ids = ids[:0]
 	for _, j := range jobs {
-		if _, ok := b.locked[j.tenant+"/"+j.customer]; ok && j.lots {
-			tenants, ids = append(tenants, j.tenant), append(ids, j.customer)
+		if _, ok := b.locked[tenant+"/"+j.customer]; ok && j.lots {
+			ids = append(ids, j.customer)
 		}
 	}
 	if len(ids) == 0 {
-		return
+		return true
 	}
 	lrows, err := b.sqlTx.QueryContext(ctx, `SELECT `+lotColumns+` FROM lots
-WHERE (tenant_id, customer_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND remaining > 0 AND state = 'active'
-ORDER BY `+customerLotsOrder, tenants, ids)
+WHERE tenant_id = $1 AND customer_id = ANY($2::text[]) AND remaining > 0 AND state = 'active'
+ORDER BY `+customerLotsOrder, tenant, ids)
 	if err != nil {
 		b.broken = b.db.d.mapErr(err)
-		return
+		return false
 	}
 	lots, err := scanLots(lrows)
 	if err != nil {
 		b.broken = b.db.d.mapErr(err)
-		return
+		return false
 	}
-	b.lots = make(map[string][]kopilka.Lot, len(ids))
-	for i := range ids {
-		b.lots[tenants[i]+"/"+ids[i]] = nil // read: none is an answer too
+	if b.lots == nil {
+		b.lots = make(map[string][]kopilka.Lot, len(ids))
+	}
+	for _, id := range ids {
+		b.lots[tenant+"/"+id] = nil // read: none is an answer too
 	}
 	for _, l := range lots {
-		k := l.TenantID + "/" + l.CustomerID
+		k := tenant + "/" + l.CustomerID
 		b.lots[k] = append(b.lots[k], l)
 	}
+	return true
 }
 
 // activeLots returns a customer's active lots read ahead, while still as

@@ -75,12 +75,27 @@ func (b *binder) probe(sel, table, key, cond string, vals []string) string {
 		strings.ReplaceAll(sel, "%s", key) + " FROM " + table + " WHERE " + cond + " AND " + key + " = u.v OFFSET 0) AS x"
 }
 
+// customPlans lets the rest of a writer's transaction plan each statement
+// for its arguments (the writers' sessions default to generic plans: see
+// openPostgres). Reader sessions plan as PostgreSQL chooses already.
+func (tx *Tx) customPlans(ctx context.Context) error {
+	if !tx.isPG() || tx.custom || tx.q == querier(tx.db.r) {
+		return nil
+	}
+	tx.custom = true
+	_, err := tx.q.ExecContext(ctx, "SET LOCAL plan_cache_mode = auto")
+	return tx.db.d.mapErr(err)
+}
+
 // execRaw runs a statement written with the dialect's placeholders.
 func (tx *Tx) execRaw(ctx context.Context, q string, args ...any) error {
 	if tx.b != nil {
 		if err := tx.b.beforeWrite(ctx, tx); err != nil {
 			return err
 		}
+	}
+	if err := tx.customPlans(ctx); err != nil {
+		return err
 	}
 	_, err := tx.q.ExecContext(ctx, q, args...)
 	return tx.db.d.mapErr(err)
@@ -96,6 +111,9 @@ func (tx *Tx) queryRaw(ctx context.Context, q string, args ...any) (*sql.Rows, e
 		if err := tx.b.beforeRead(ctx, tx); err != nil {
 			return nil, err
 		}
+	}
+	if err := tx.customPlans(ctx); err != nil {
+		return nil, err
 	}
 	if tx.isPG() {
 		args = append([]any{pgx.QueryExecModeExec}, args...)

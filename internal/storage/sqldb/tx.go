@@ -23,6 +23,8 @@ type Tx struct {
 	// b is the group commit the transaction runs in, nil when it runs
 	// alone: writes are then gathered (see batch).
 	b *batch
+	// custom: the transaction plans statements for their arguments.
+	custom bool
 }
 
 var _ storage.Tx = (*Tx)(nil)
