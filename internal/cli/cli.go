@@ -59,6 +59,9 @@ Usage:
   kopilka export customers|balances|operations [--format csv|xlsx] [--out FILE]
                  [--tenant ID] [--from DATE] [--to DATE] [--db …]
                                                    export them (operations of a period)
+  kopilka card barcode NUMBER [--type ean13|code128|qr] [--format svg|png]
+                 [--scale N] [--out FILE] [--tenant ID] [--db …]
+                                                   draw a card's barcode for printing
   kopilka bench [--url …] [--cashiers 32] [--duration 10s] [--db …]
                                                    simulated cashiers against a server
   kopilka version
@@ -95,6 +98,8 @@ func Run(ctx context.Context, env Env) error {
 		return runImport(ctx, env, rest)
 	case "export":
 		return runExport(ctx, env, rest)
+	case "card":
+		return runCard(ctx, env, rest)
 	case "version", "--version", "-v":
 		fmt.Fprintln(env.Stdout, "kopilka", Version)
 		return nil

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -167,5 +169,71 @@ func TestCardBarcode(t *testing.T) {
 		// Another tenant's key sees no such card.
 		other := s.tenant(t, "Other")
 		s.do(t, "GET", "/v1/cards/0001/barcode", other.Key, nil, nil).want(t, "another tenant's card", http.StatusNotFound, "not_found")
+	})
+}
+
+// TestCLICardBarcode: `kopilka card barcode` writes the image the API
+// serves, to a file or standard output, and refuses bad flags (exit 2),
+// unknown cards and numbers the type cannot hold (exit 1) without writing.
+func TestCLICardBarcode(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, s *server) {
+		tn := s.tenant(t, "Print shop")
+		c := s.newCustomer(t, tn.Key, map[string]any{"card": "4006381333931"})
+		s.issueCard(t, tn.Key, c.ID, map[string]string{"number": "P-0001"})
+		s.tenant(t, "Another") // two tenants: --tenant is needed
+
+		dir := t.TempDir()
+		png := filepath.Join(dir, "card.png")
+		if _, err := runCLI("card", "barcode", "4006381333931", "--out", png, "--tenant", tn.ID, "--db", s.db); err != nil {
+			t.Fatalf("card barcode --out card.png: %v", err)
+		}
+		b, err := os.ReadFile(png)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The format follows the extension, the type the number.
+		if got := scan(t, "ean13", response{Header: http.Header{"Content-Type": {"image/png"}}, Body: b}); got != "4006381333931" {
+			t.Errorf("card.png scans as %q, want 4006381333931", got)
+		}
+		api := s.do(t, "GET", "/v1/cards/4006381333931/barcode?format=png", tn.Key, nil, nil)
+		if !bytes.Equal(api.Body, b) {
+			t.Error("the CLI's PNG differs from the API's")
+		}
+
+		out, err := runCLI("card", "barcode", "P-0001", "--type", "qr", "--tenant", tn.ID, "--db", s.db)
+		if err != nil {
+			t.Fatalf("card barcode P-0001 --type qr: %v", err)
+		}
+		if bars, _, _ := svgBars(t, response{Header: http.Header{"Content-Type": {"image/svg+xml"}}, Body: []byte(out)}); bars != 0 || !strings.Contains(out, "<path") {
+			t.Errorf("the QR SVG on stdout has %d bar rects and no path? %.200s", bars, out)
+		}
+
+		for _, tt := range []struct {
+			args []string
+			code int
+		}{
+			{[]string{"card", "barcode", "P-0001", "--tenant", tn.ID, "--type", "ean8"}, 2},
+			{[]string{"card", "barcode", "P-0001", "--tenant", tn.ID, "--scale", "0"}, 2},
+			{[]string{"card", "barcode", "P-0001", "--tenant", tn.ID, "--format", "gif"}, 2},
+			{[]string{"card", "barcode", "--tenant", tn.ID}, 2},
+			{[]string{"card", "barcode", "P-0001"}, 2}, // which tenant?
+			{[]string{"card", "barcode", "P-0001", "--tenant", tn.ID, "--type", "ean13"}, 1},
+			{[]string{"card", "barcode", "NOPE", "--tenant", tn.ID}, 1},
+		} {
+			bad := filepath.Join(dir, "bad.svg")
+			args := append(tt.args, "--db", s.db, "--out", bad)
+			_, err := runCLI(args...)
+			got := exitCode(err) // as main exits: an error without a code is 1
+			if err != nil && got == -1 {
+				got = 1
+			}
+			if err == nil || got != tt.code {
+				t.Errorf("Run(%q) = %v (exit %d), want exit %d", tt.args, err, got, tt.code)
+			}
+			if _, err := os.Stat(bad); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("Run(%q) wrote %s", tt.args, bad)
+			}
+		}
 	})
 }
