@@ -21,7 +21,7 @@ func (s *Symbol) PNG(scale int) ([]byte, error) {
 	scale = min(max(scale, MinScale), MaxScale)
 	var b bytes.Buffer
 	enc := png.Encoder{CompressionLevel: png.BestCompression}
-	if err := enc.Encode(&b, &scaled{grid: s.raster(), scale: scale}); err != nil {
+	if err := enc.Encode(&b, newScaled(s.raster(), scale)); err != nil {
 		return nil, fmt.Errorf("encode PNG: %w", err)
 	}
 	return b.Bytes(), nil
@@ -62,10 +62,17 @@ type grid struct {
 
 // scaled shows a grid enlarged scale times, without allocating the
 // enlarged pixels: the PNG encoder reads it row by row as a paletted
-// image of one bit a pixel.
+// image of one bit a pixel. It keeps the last enlarged row, so it is for
+// one reader at a time.
 type scaled struct {
 	grid
 	scale int
+	row   []uint8 // the enlarged row of the grid's row rowY
+	rowY  int
+}
+
+func newScaled(g grid, scale int) *scaled {
+	return &scaled{grid: g, scale: scale, row: make([]uint8, g.w*scale), rowY: -1}
 }
 
 var _ image.PalettedImage = (*scaled)(nil)
@@ -75,13 +82,19 @@ func (s *scaled) ColorModel() color.Model { return palette }
 func (s *scaled) Bounds() image.Rectangle { return image.Rect(0, 0, s.w*s.scale, s.h*s.scale) }
 
 func (s *scaled) ColorIndexAt(x, y int) uint8 {
-	if !(image.Point{x, y}.In(s.Bounds())) {
+	if x < 0 || y < 0 || x >= len(s.row) || y >= s.h*s.scale {
 		return 0
 	}
-	if s.dark[(y/s.scale)*s.w+x/s.scale] {
-		return 1
+	if gy := y / s.scale; gy != s.rowY {
+		for i := range s.row {
+			s.row[i] = 0
+			if s.dark[gy*s.w+i/s.scale] {
+				s.row[i] = 1
+			}
+		}
+		s.rowY = gy
 	}
-	return 0
+	return s.row[x]
 }
 
 func (s *scaled) At(x, y int) color.Color { return palette[s.ColorIndexAt(x, y)] }
