@@ -36,6 +36,7 @@ func (h *Handler) routes() []Route {
 		{"POST", "/v1/card-ranges", admin, "createCardRange", h.createCardRange},
 		{"GET", "/v1/card-ranges", pos, "listCardRanges", h.listCardRanges},
 		{"GET", "/v1/cards/{number}", pos, "getCard", h.getCard},
+		{"GET", "/v1/cards/{number}/barcode", pos, "cardBarcode", h.cardBarcode},
 		{"POST", "/v1/cards/{number}/block", pos, "blockCard", step(h, "POST /v1/cards/{number}/block", cardView, blockStep)},
 		{"POST", "/v1/cards/{number}/unblock", pos, "unblockCard", step(h, "POST /v1/cards/{number}/unblock", cardView, unblockStep)},
 		{"POST", "/v1/cards/{number}/replace", pos, "replaceCard", h.replaceCard},

@@ -63,6 +63,9 @@ Usage:
                                                    delete a customer on request (152-FZ)
   kopilka customer merge ID --from OTHER [--tenant ID] [--db …]
                                                    merge OTHER into ID
+  kopilka card barcode NUMBER [--type ean13|code128|qr] [--format svg|png]
+                 [--scale N] [--out FILE] [--tenant ID] [--db …]
+                                                   draw a card's barcode for printing
   kopilka bench [--url …] [--cashiers 32] [--duration 10s] [--db …]
                                                    simulated cashiers against a server
   kopilka version
@@ -101,6 +104,8 @@ func Run(ctx context.Context, env Env) error {
 		return runExport(ctx, env, rest)
 	case "customer":
 		return runCustomer(ctx, env, rest)
+	case "card":
+		return runCard(ctx, env, rest)
 	case "version", "--version", "-v":
 		fmt.Fprintln(env.Stdout, "kopilka", Version)
 		return nil

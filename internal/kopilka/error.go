@@ -23,6 +23,7 @@ const (
 	CodeConflict             Code = "conflict"
 	CodeLimitExceeded        Code = "limit_exceeded"
 	CodeRefundExceeded       Code = "refund_exceeds_purchase"
+	CodeNotEncodable         Code = "not_encodable" // the number cannot be drawn in the barcode type asked
 	CodeTooLarge             Code = "payload_too_large"
 	CodeUnavailable          Code = "unavailable"
 	CodeInternal             Code = "internal"

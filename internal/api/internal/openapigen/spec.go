@@ -381,6 +381,23 @@ func cardOps() []op {
 			Desc:      "The card, in any status, with its holder's id.",
 			Params:    []any{cardRef()},
 			Responses: []resp{ok("200", "The card.", "CardDetail"), notFound}},
+		{Method: "GET", Path: "/v1/cards/{number}/barcode", ID: "cardBarcode", Tag: "Cards", Scope: "pos",
+			Summary: "The card's barcode as an image",
+			Desc: "The card's number drawn as a barcode, for a wallet, a self-service page or printing. The image shows the card's own number (a scanned EAN-13 in the path finds the card, as GET /v1/cards/{number} does), with the quiet zones its symbology needs and, under a linear code, the number in digits. " +
+				"EAN-13 takes digits only: a 13-digit number must end in its EAN-13 check digit; a number of 1 to 12 digits is padded with leading zeros to 12 and given its check digit, and a till scanning it finds the card again. Any other number asked as ean13 is 422 not_encodable. " +
+				"Code 128 takes printable ASCII up to 80 characters (code set C for runs of four digits or more, else B); QR takes any card number, with error correction M. " +
+				"The image of a number never changes: Cache-Control lets the client keep it for a year (private).",
+			Params: []any{cardRef(),
+				queryParam("type", "ean13, code128 or qr; without it, ean13 when the number is a valid EAN-13 (13 digits ending in their check digit), else code128.", false,
+					&Schema{Type: "string", Enum: []any{"ean13", "code128", "qr"}}),
+				queryParam("format", "svg (the default) or png.", false, &Schema{Type: "string", Enum: []any{"svg", "png"}, Default: "svg"}),
+				queryParam("scale", "Pixels a module (CSS pixels in SVG): 1 to 20; without it 3 for ean13 and code128, 8 for qr.", false,
+					&Schema{Type: "integer", Minimum: 1, Maximum: 20}),
+			},
+			Responses: []resp{{Status: "200", Desc: "The image: image/svg+xml (crisp-edged rectangles in module units, width and height scale pixels a module) or a two-colour image/png.", Media: []string{"image/svg+xml", "image/png"}},
+				problem("400", "invalid_request: type, format or scale is not one of the values allowed; field names it."),
+				notFound,
+				problem("422", "not_encodable: the number does not fit the type asked (ean13 for a number that is not 1 to 13 digits, or 13 digits with a wrong check digit).")}},
 		{Method: "POST", Path: "/v1/cards/{number}/block", ID: "blockCard", Tag: "Cards", Scope: "pos", Idempotent: true,
 			Summary: "Block a card",
 			Desc:    "A blocked card identifies nobody: purchases by it and GET /v1/customers?card= answer 404 customer_not_found until it is unblocked. The points stay with the customer. Blocking a blocked card returns it unchanged; a replaced card is 409 conflict. No body, or {}.",
