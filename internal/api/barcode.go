@@ -15,6 +15,11 @@ const barcodeCache = "private, max-age=31536000, immutable"
 // barcodeCSP lets an SVG opened on its own run nothing.
 const barcodeCSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
+// maxBarcodePixels bounds a PNG's area (4 megapixels, 500 KB of raw
+// 1-bit image): a long number at the largest scale would otherwise cost a
+// second of CPU a request. SVG is drawn at any scale.
+const maxBarcodePixels = 4_000_000
+
 // barcodeQuery is the parsed query of GET /v1/cards/{number}/barcode.
 type barcodeQuery struct {
 	typ    barcode.Type // "" picks by the number
@@ -61,6 +66,14 @@ func (h *Handler) cardBarcode(w http.ResponseWriter, r *http.Request) error {
 	sym, err := barcode.Encode(q.typ, k.Number)
 	if err != nil {
 		return err
+	}
+	if w, h := sym.Size(); q.format == barcode.PNG && w*h*q.scale*q.scale > maxBarcodePixels {
+		most := 1
+		for (most+1)*(most+1)*w*h <= maxBarcodePixels {
+			most++
+		}
+		return kopilka.Invalid("scale", "a PNG of this number at scale %d would be %d×%d pixels; at most scale %d for it, or ask for SVG",
+			q.scale, w*q.scale, h*q.scale, most)
 	}
 	img, err := sym.Render(q.format, q.scale)
 	if err != nil {

@@ -161,6 +161,18 @@ func TestCardBarcode(t *testing.T) {
 				t.Errorf("barcode%s: field %q, want %q", tt.query, p.Field, tt.field)
 			}
 		}
+		// A long number's PNG at the largest scale would be tens of
+		// megapixels: refused, naming the largest scale it allows; SVG is
+		// drawn at any scale.
+		long := "LONG-" + strings.Repeat("7A", 20)
+		s.issueCard(t, tn.Key, c.ID, map[string]string{"kind": "plastic", "number": long})
+		r = get(long, "?format=png&scale=20")
+		r.want(t, "a huge PNG", http.StatusBadRequest, "invalid_request")
+		if p := r.problem(t); p.Field != "scale" || !strings.Contains(p.Detail, "at most scale") {
+			t.Errorf("a huge PNG: %+v, want field scale naming the largest scale", p)
+		}
+		get(long, "?format=png&scale=2").want(t, "a long number's PNG at a small scale", http.StatusOK, "")
+		get(long, "?format=svg&scale=20").want(t, "a long number's SVG at the largest scale", http.StatusOK, "")
 		get("CARD-0001/", "?type=ean13").want(t, "letters as EAN-13", http.StatusUnprocessableEntity, "not_encodable")
 		get("4006381333932", "?type=ean13").want(t, "a mistyped check digit", http.StatusNotFound, "not_found")
 		get("NOPE", "").want(t, "an unknown card", http.StatusNotFound, "not_found")

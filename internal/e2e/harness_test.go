@@ -207,6 +207,7 @@ type problem struct {
 	Status int    `json:"status"`
 	Code   string `json:"code"`
 	Field  string `json:"field"`
+	Detail string `json:"detail"`
 }
 
 // code returns the problem code of an error answer, "" for a success.
