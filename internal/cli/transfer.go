@@ -87,6 +87,9 @@ func runImport(ctx context.Context, env Env, args []string) error {
 	if len(files) != 1 {
 		return usagef("import customers: name one FILE (- reads standard input)\n%s", use)
 	}
+	if c.Pprof != "" {
+		go servePprof(c.Pprof, c.Logger(env.Stderr))
+	}
 	opt := transfer.Options{DryRun: dry, SkipBadRows: skip}
 	if format != "" {
 		if opt.Format, err = transfer.ParseFormat(format); err != nil {

@@ -183,7 +183,10 @@ func (db *DB) openSQLite(path string) error {
 		}
 	}
 	const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
-	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	// The writer keeps 64 MiB of pages: random keys (ids, phones, card
+	// numbers) land all over the indexes, and an import of a million
+	// customers ran at half the speed with the default 2 MiB.
+	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=cache_size(-65536)&_txlock=immediate")
 	if err != nil {
 		return fmt.Errorf("open sqlite %s: %w", path, err)
 	}
