@@ -70,6 +70,7 @@ type DB struct {
 	queues []chan *job // one per committer
 	rr     atomic.Uint64
 	busy   atomic.Int64
+	stmts  sync.Map // text → *sql.Stmt on the writer pool (see prepared)
 	wg     sync.WaitGroup
 	mu     sync.RWMutex
 	closed bool
@@ -204,6 +205,22 @@ func (db *DB) start() {
 	}
 }
 
+// prepared returns q prepared on the writer pool, once.
+func (db *DB) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	if s, ok := db.stmts.Load(q); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := db.w.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if old, loaded := db.stmts.LoadOrStore(q, s); loaded {
+		s.Close()
+		return old.(*sql.Stmt), nil
+	}
+	return s, nil
+}
+
 // Dialect names the database kind.
 func (db *DB) Dialect() string { return db.d.name() }
 
@@ -231,6 +248,10 @@ func (db *DB) Close() error {
 }
 
 func (db *DB) closePools() error {
+	db.stmts.Range(func(_, s any) bool {
+		s.(*sql.Stmt).Close()
+		return true
+	})
 	return errors.Join(db.w.Close(), db.r.Close())
 }
 
