@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -184,19 +183,6 @@ func TestGroupCommitBatch(t *testing.T) {
 				t.Fatalf("Write: %v", err)
 			}
 
-			// The blocker holds the committer until every write is queued.
-			running, release := make(chan struct{}), make(chan struct{})
-			var once sync.Once
-			blocked := make(chan error, 1)
-			go func() {
-				blocked <- db.Write(ctx, func(storage.Tx) error {
-					once.Do(func() { close(running) })
-					<-release
-					return nil
-				})
-			}()
-			<-running
-
 			kinds := []string{"ok", "fail", "conflict", "retry"}
 			errBoom := errors.New("boom")
 			type result struct {
@@ -205,41 +191,29 @@ func TestGroupCommitBatch(t *testing.T) {
 				txs         []any // the transaction of each run
 			}
 			results := make([]result, n)
-			var mu sync.Mutex
-			var wg sync.WaitGroup
+			writes := make([]batchWrite, n)
 			for i := range n {
 				r := &results[i]
 				r.kind, r.store = kinds[i%len(kinds)], kopilka.NewID("sto")
-				wg.Go(func() {
-					r.err = db.Write(ctx, func(tx storage.Tx) error {
-						mu.Lock()
-						r.txs = append(r.txs, sqldb.SQLTx(tx))
-						first := len(r.txs) == 1
-						mu.Unlock()
-						if err := tx.CreateStore(ctx, &kopilka.Store{ID: r.store, TenantID: tenantID, Name: r.kind}); err != nil {
-							return err
-						}
-						switch {
-						case r.kind == "fail":
-							return errBoom
-						case r.kind == "conflict":
-							return tx.CreateCustomer(ctx, &kopilka.Customer{ID: kopilka.NewID("cus"), TenantID: tenantID, Kind: kopilka.Individual, Phone: phone})
-						case r.kind == "retry" && first:
-							return fmt.Errorf("try again: %w", storage.ErrRetry)
-						}
-						return nil
-					})
-				})
+				runs := 0
+				writes[i] = batchWrite{ctx, func(tx storage.Tx) error {
+					runs++
+					if err := tx.CreateStore(ctx, &kopilka.Store{ID: r.store, TenantID: tenantID, Name: r.kind}); err != nil {
+						return err
+					}
+					switch {
+					case r.kind == "fail":
+						return errBoom
+					case r.kind == "conflict":
+						return tx.CreateCustomer(ctx, &kopilka.Customer{ID: kopilka.NewID("cus"), TenantID: tenantID, Kind: kopilka.Individual, Phone: phone})
+					case r.kind == "retry" && runs == 1:
+						return fmt.Errorf("try again: %w", storage.ErrRetry)
+					}
+					return nil
+				}}
 			}
-			for deadline := time.Now().Add(30 * time.Second); sqldb.QueueLen(db) < n; time.Sleep(time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("only %d of %d writes queued", sqldb.QueueLen(db), n)
-				}
-			}
-			close(release)
-			wg.Wait()
-			if err := <-blocked; err != nil {
-				t.Fatalf("blocking Write: %v", err)
+			for i, run := range inOneBatch(t, db, writes) {
+				results[i].err, results[i].txs = run.err, run.txs
 			}
 
 			var stores []kopilka.Store
