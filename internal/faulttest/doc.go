@@ -1,8 +1,8 @@
 // Package faulttest is Kopilka's battery of network-fault and load tests
-// for the purchases API (RELIABILITY I5, P1 and S5's fairness). Each test runs the real
-// server in-process through cli.Run on a database of its own (SQLite and
-// PostgreSQL), makes a tenant with `kopilka tenant create`, puts a
-// programme (one tier: 3% accrual, at most 30% redeemed) and enrols
+// for the purchases API (RELIABILITY I5, P1 and S5's fairness). Each test
+// runs the real server in-process through cli.Run on a database of its
+// own (SQLite and PostgreSQL), makes a tenant with `kopilka tenant
+// create`, puts a programme (one tier: 3% accrual, at most 30% redeemed) and enrols
 // customers with a starting balance, and then:
 //
 //   - I5, lost answers after commit: an in-process Toxiproxy
