@@ -180,3 +180,18 @@ func metric(text, series string) float64 {
 	}
 	return v
 }
+
+// TestLimitFlags checks that serve refuses bad limit settings as usage
+// mistakes (exit code 2) before it opens anything.
+func TestLimitFlags(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"--rate-limit", "-1"}, {"--rate-limit", "many"}, {"--rate-limit", "NaN"}, {"--rate-limit", "+Inf"},
+		{"--rate-burst", "0"}, {"--rate-burst", "1.5"}, {"--tenant-inflight", "-1"}, {"--tenant-inflight", "x"},
+	} {
+		_, err := runCLI(append([]string{"serve", "--db", t.TempDir() + "/k.db", "--addr", "127.0.0.1:0"}, args...)...)
+		if exitCode(err) != 2 {
+			t.Errorf("serve %v = %v, want a usage error (exit code 2)", args, err)
+		}
+	}
+}
