@@ -29,6 +29,8 @@ type Handler struct {
 	svc  *loyalty.Service
 	log  *slog.Logger
 	jobs *transfer.Jobs // runs the imports in the background
+	// limits bound each key's rate and each tenant's requests in flight
+	limits Limits
 }
 
 // New returns the API handler. Its imports run on a runner of its own
@@ -80,6 +82,12 @@ func (h *Handler) adapt(rt Route) http.Handler {
 				h.problem(w, r, err)
 				return
 			}
+			release, err := h.admit(r.Context(), k)
+			if err != nil {
+				h.problem(w, r, err)
+				return
+			}
+			defer release()
 			r = r.WithContext(kopilka.WithActor(r.Context(), kopilka.Actor{TenantID: k.TenantID, KeyID: k.ID,
 				StoreID: k.StoreID, Name: k.ID, Scopes: k.Scopes}))
 		}

@@ -13,7 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kopilka/kopilka/internal/api"
 	"github.com/kopilka/kopilka/internal/kopilka"
+	"github.com/kopilka/kopilka/internal/limit"
 	"github.com/kopilka/kopilka/internal/loyalty"
 	"github.com/kopilka/kopilka/internal/server"
 	"github.com/kopilka/kopilka/internal/transfer"
@@ -50,7 +52,10 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	imports := transfer.NewJobs(svc, log)
 	// Requests get 8 s to finish after SIGTERM, so the process exits within
 	// RELIABILITY D5's 10 s even when a client stalls.
-	err = server.Serve(ctx, ln, server.NewHandler(svc, m, log, server.WithImports(imports)), 8*time.Second, log)
+	limits := api.Limits{Rate: limit.NewRate(c.RateLimit, c.RateBurst, nil),
+		Inflight: limit.NewInflight(c.TenantInflight, server.DefaultInflightQueue, server.InflightWait)}
+	h := server.NewHandler(svc, m, log, server.WithImports(imports), server.WithLimits(limits))
+	err = server.Serve(ctx, ln, h, 8*time.Second, log)
 	imports.Stop() // running imports fail, to be uploaded again
 	stopJobs()
 	wg.Wait()

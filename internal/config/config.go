@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,7 +24,23 @@ type Config struct {
 	Committers  int           // PostgreSQL group committers; 0 = default
 	NoBatch     bool          // one transaction per write (for comparison)
 	Pprof       string        // listen address of the profiler; "" = off
+
+	RateLimit      float64 // API requests a second per key; 0 = off
+	RateBurst      int     // requests a key may make at once above RateLimit
+	TenantInflight int     // API requests a tenant may have running at once; 0 = off
 }
+
+// The default limits (RELIABILITY S5). A key may make 5,000 requests a
+// second with bursts of as many: several times what a busy shop's
+// integration or `kopilka bench` (about 2,000 a second on one key) sends.
+// A tenant may have 16 requests running at once — twice the database
+// sessions of a two-core machine, and more than a shop's tills send
+// together; more queue (see server.DefaultInflightQueue).
+const (
+	DefaultRateLimit      = 5000
+	DefaultRateBurst      = 5000
+	DefaultTenantInflight = 16
+)
 
 // Flags registers the common flags on fs with defaults from getenv and
 // returns a function that validates and returns the Config after
@@ -42,8 +60,21 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 	committers := fs.Int("committers", 0, "PostgreSQL group committers (0: 2 × CPUs)")
 	noBatch := fs.Bool("no-batch", false, "commit every write alone (slower; for comparison)")
 	pprof := fs.String("pprof", env("PPROF", ""), "serve Go profiles on this address, e.g. 127.0.0.1:6060 (off by default; env KOPILKA_PPROF)")
+	rateLimit := fs.String("rate-limit", env("RATE_LIMIT", strconv.Itoa(DefaultRateLimit)), "API requests a second per key, 0 for no limit (env KOPILKA_RATE_LIMIT)")
+	rateBurst := fs.String("rate-burst", env("RATE_BURST", strconv.Itoa(DefaultRateBurst)), "API requests a key may make at once (env KOPILKA_RATE_BURST)")
+	inflight := fs.String("tenant-inflight", env("TENANT_INFLIGHT", strconv.Itoa(DefaultTenantInflight)), "API requests a tenant may have running at once, 0 for no limit (env KOPILKA_TENANT_INFLIGHT)")
 	return func() (Config, error) {
 		c := Config{DB: *db, Addr: *addr, LogFormat: *format, Committers: *committers, NoBatch: *noBatch, Pprof: *pprof}
+		var err error
+		if c.RateLimit, err = strconv.ParseFloat(*rateLimit, 64); err != nil || c.RateLimit < 0 || math.IsInf(c.RateLimit, 0) || math.IsNaN(c.RateLimit) {
+			return c, fmt.Errorf("--rate-limit: %q is not a number of requests a second (0 or more)", *rateLimit)
+		}
+		if c.RateBurst, err = strconv.Atoi(*rateBurst); err != nil || c.RateBurst < 1 {
+			return c, fmt.Errorf("--rate-burst: %q is not a whole number of at least 1", *rateBurst)
+		}
+		if c.TenantInflight, err = strconv.Atoi(*inflight); err != nil || c.TenantInflight < 0 {
+			return c, fmt.Errorf("--tenant-inflight: %q is not a whole number (0 or more)", *inflight)
+		}
 		if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 			return c, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", *level)
 		}

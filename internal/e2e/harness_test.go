@@ -64,9 +64,10 @@ func forEachDialect(t *testing.T, fn func(t *testing.T, s *server)) {
 }
 
 // startServer runs `kopilka serve` in-process on a fresh database of the
-// dialect, waits until it listens and /healthz answers 200, and stops it
-// when t ends, failing t unless Run then returns nil.
-func startServer(t *testing.T, dialect string) *server {
+// dialect, with the extra flags, waits until it listens and /healthz
+// answers 200, and stops it when t ends, failing t unless Run then
+// returns nil.
+func startServer(t *testing.T, dialect string, extra ...string) *server {
 	t.Helper()
 	db := storagetest.URL(t, dialect)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -75,7 +76,7 @@ func startServer(t *testing.T, dialect string) *server {
 	done := make(chan error, 1)
 	go func() {
 		done <- cli.Run(ctx, cli.Env{
-			Args:   []string{"serve", "--db", db, "--addr", "127.0.0.1:0", "--log-level", "warn"},
+			Args:   append([]string{"serve", "--db", db, "--addr", "127.0.0.1:0", "--log-level", "warn"}, extra...),
 			Getenv: func(string) string { return "" },
 			Stdin:  strings.NewReader(""),
 			Stdout: io.Discard,

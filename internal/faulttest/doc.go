@@ -1,8 +1,8 @@
 // Package faulttest is Kopilka's battery of network-fault and load tests
-// for the purchases API (RELIABILITY I5 and P1). Each test runs the real
-// server in-process through cli.Run on a database of its own (SQLite and
-// PostgreSQL), makes a tenant with `kopilka tenant create`, puts a
-// programme (one tier: 3% accrual, at most 30% redeemed) and enrols
+// for the purchases API (RELIABILITY I5, P1 and S5's fairness). Each test
+// runs the real server in-process through cli.Run on a database of its
+// own (SQLite and PostgreSQL), makes a tenant with `kopilka tenant
+// create`, puts a programme (one tier: 3% accrual, at most 30% redeemed) and enrols
 // customers with a starting balance, and then:
 //
 //   - I5, lost answers after commit: an in-process Toxiproxy
@@ -30,6 +30,13 @@
 //     that could not start because 256 were in flight), logs the latency
 //     percentiles, fails above three times RELIABILITY's targets, and ends
 //     with `kopilka verify`.
+//   - S5 fairness: tenants A and B each send 50 requests/s (calculate,
+//     purchase with confirm, balance) to a server with the default limits;
+//     then A sends ten times as much. B must never get 429 (A may), and
+//     B's p99 under the burst is logged beside its baseline; it is judged
+//     (RELIABILITY: under 2×) only with KOPILKA_S5_STRICT=1, since on a
+//     shared machine one stall of another job moves a p99 of 300 answers
+//     several times over.
 //
 // The load tests run one at a time, the dialects one after the other: on
 // two shared cores, parallel servers starve each other. Built with -race,
@@ -51,6 +58,13 @@
 //	KOPILKA_P1_SEED     seed of the P1 requests (default: the clock)
 //	KOPILKA_P1_STRICT   1: judge P1 latency by the targets as written
 //	                    (p50 10 ms, p99 50 ms, p99.9 150 ms), as nightly does
+//	KOPILKA_S5_SECONDS  length of each S5 phase, baseline and burst (default 6)
+//	KOPILKA_S5_RATE     tenant B's rate and A's before its burst (default 50)
+//	KOPILKA_S5_SEED     seed of the S5 requests (default: the clock)
+//	KOPILKA_S5_STRICT   1: fail S5 at 2× B's baseline p99 (quiet machines)
+//	KOPILKA_S5_FLAGS    extra `kopilka serve` flags for S5, e.g.
+//	                    "--rate-limit 0 --tenant-inflight 0" to see what
+//	                    the limits are worth
 //	KOPILKA_TEST_POSTGRES  PostgreSQL server URL; without it the postgres
 //	                    variants skip
 //

@@ -53,9 +53,9 @@ type server struct {
 }
 
 // startServer runs `kopilka serve` in-process on a fresh database of the
-// dialect and waits until it listens. It is stopped when t ends, if the
+// dialect, with the extra flags, and waits until it listens. It is stopped when t ends, if the
 // test has not stopped it already.
-func startServer(t *testing.T, dialect string) *server {
+func startServer(t *testing.T, dialect string, extra ...string) *server {
 	t.Helper()
 	s := &server{dialect: dialect, db: storagetest.URL(t, dialect), log: &syncBuffer{}, done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -63,7 +63,7 @@ func startServer(t *testing.T, dialect string) *server {
 	ready := make(chan string, 1)
 	go func() {
 		s.done <- cli.Run(ctx, cli.Env{
-			Args:   []string{"serve", "--db", s.db, "--addr", "127.0.0.1:0", "--log-level", "warn"},
+			Args:   append([]string{"serve", "--db", s.db, "--addr", "127.0.0.1:0", "--log-level", "warn"}, extra...),
 			Getenv: func(string) string { return "" },
 			Stdin:  strings.NewReader(""),
 			Stdout: io.Discard,

@@ -51,6 +51,19 @@ func NewMetrics() *Metrics {
 	return m
 }
 
+// limited registers the counters of the requests l refused.
+func (m *Metrics) limited(l api.Limits) {
+	const name, help = "kopilka_http_limited_total", "API requests refused with 429 limit_exceeded, by the limit that refused them."
+	if l.Rate != nil {
+		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help,
+			ConstLabels: prometheus.Labels{"limit": "key_rate"}}, func() float64 { return float64(l.Rate.Refused()) }))
+	}
+	if l.Inflight != nil {
+		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help,
+			ConstLabels: prometheus.Labels{"limit": "tenant_inflight"}}, func() float64 { return float64(l.Inflight.Refused()) }))
+	}
+}
+
 // Operation counts a ledger operation; loyalty.Service calls it.
 func (m *Metrics) Operation(t kopilka.OpType, s kopilka.OpStatus) {
 	m.operations.WithLabelValues(string(t), string(s)).Inc()
@@ -61,11 +74,28 @@ type Option func(*options)
 
 type options struct {
 	imports *transfer.Jobs
+	limits  api.Limits
 }
 
 // WithImports runs the API's imports on jobs, which the caller stops
 // after the server; without it the handler keeps a runner of its own.
 func WithImports(jobs *transfer.Jobs) Option { return func(o *options) { o.imports = jobs } }
+
+// WithLimits applies the per-key rate limit and the per-tenant cap of
+// requests in flight to the API (not to /healthz and /metrics), and
+// counts the requests they refuse in kopilka_http_limited_total.
+func WithLimits(l api.Limits) Option { return func(o *options) { o.limits = l } }
+
+// DefaultInflightQueue is how many requests of one tenant may wait for
+// one of its slots, and InflightWait how long each may wait, before the
+// tenant's requests are refused with 429 limit_exceeded. A waiting request
+// holds no database session, so other tenants pass it by; the queue is
+// deep enough for a thousand concurrent requests of one tenant (RELIABILITY
+// I1) and the wait longer than such a burst takes to drain.
+const (
+	DefaultInflightQueue = 2048
+	InflightWait         = 10 * time.Second
+)
 
 // NewHandler builds the whole HTTP handler.
 func NewHandler(svc *loyalty.Service, m *Metrics, log *slog.Logger, opts ...Option) http.Handler {
@@ -75,7 +105,8 @@ func NewHandler(svc *loyalty.Service, m *Metrics, log *slog.Logger, opts ...Opti
 	}
 	mux := http.NewServeMux()
 	wrap := func(route string, next http.Handler) http.Handler { return instrument(route, m, log, next) }
-	api.New(svc, log).WithImports(o.imports).Register(mux, wrap)
+	m.limited(o.limits)
+	api.New(svc, log).WithImports(o.imports).WithLimits(o.limits).Register(mux, wrap)
 	mux.Handle("GET /healthz", wrap("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()

@@ -235,7 +235,8 @@ func operation(o op) (object, error) {
 		responses = append(responses, member{r.Status, rr})
 	}
 	if o.Scope != "" {
-		responses = append(responses, member{"401", object{{"$ref", "#/components/responses/Unauthorized"}}})
+		responses = append(responses, member{"401", object{{"$ref", "#/components/responses/Unauthorized"}}},
+			member{"429", object{{"$ref", "#/components/responses/TooManyRequests"}}})
 	}
 	responses = append(responses, member{"500", object{{"$ref", "#/components/responses/Internal"}}})
 	slices.SortStableFunc(responses, func(a, b member) int { return strings.Compare(a.key, b.key) })

@@ -18,6 +18,8 @@ Errors are RFC 9457 application/problem+json documents with a stable code (see t
 
 Idempotency: every POST that changes state accepts an Idempotency-Key header (a replayed API-key creation shows the key's record without its secret, which is shown only once). A retry with the same key on the same path with byte-for-byte the same body returns the first answer again, marked Idempotent-Replayed: true; the same key with another body or path is 409 conflict. Business refusals (insufficient_points, redeem_limit_exceeded, not_eligible) are stored and replayed too; malformed requests (400) are not stored, so the corrected request may reuse the key. Keys are kept 72 hours. Purchases, refunds and adjustments are also unique by their external_id within the tenant.
 
+Limits: each key may send 5,000 requests a second with bursts of as many, and each tenant may have 16 requests running at once with up to 2,048 more waiting for a turn (at most 10 s each) — the operator may change them (kopilka serve --rate-limit, --rate-burst, --tenant-inflight). Past a limit the answer is 429 limit_exceeded with a Retry-After header in whole seconds. Pages hold at most 200 items (limit, default 50).
+
 Every answer carries an X-Request-Id header: the client's own when it sent one of at most 64 characters, a new one otherwise.`
 
 const maxAmount = kopilka.MaxAmount
@@ -85,6 +87,9 @@ func sharedResponses() object {
 		{"TooLarge", object{{"description", "payload_too_large: the body is larger than 1 MiB."}, {"content", prob}}},
 		{"Unavailable", object{{"description", "unavailable: the database is busy; retry, with the same Idempotency-Key."},
 			{"headers", object{{"Retry-After", object{{"description", "Seconds to wait before retrying."}, {"schema", &Schema{Type: "integer"}}}}}},
+			{"content", prob}}},
+		{"TooManyRequests", object{{"description", "limit_exceeded: the key sent more requests than its rate limit allows, or too many of the tenant's requests are running or waiting; retry after Retry-After seconds."},
+			{"headers", object{{"Retry-After", object{{"description", "Whole seconds to wait before retrying (at least 1)."}, {"schema", &Schema{Type: "integer", Minimum: 1}}}}}},
 			{"content", prob}}},
 		{"Internal", object{{"description", "internal: a bug; the detail is logged, not shown."}, {"content", prob}}},
 	}
