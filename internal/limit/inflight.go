@@ -7,7 +7,9 @@ import (
 	"time"
 )
 
-// Inflight caps the requests a tenant has in flight. A request over the
+// Inflight caps the requests a tenant has in flight while other tenants
+// have requests running or waiting (a tenant alone is not held back: the
+// cap is there to share the server, not to slow it). A request over the
 // cap queues for a slot, up to the limiter's wait, behind at most its
 // queue of others of the same tenant; past that it is refused. Queued
 // requests hold no database session, so another tenant's requests pass
@@ -51,7 +53,8 @@ func (f *Inflight) Acquire(ctx context.Context, tenant string) (release func(), 
 		s = &slots{sem: make(chan struct{}, f.max)}
 		f.tenants[tenant] = s
 	}
-	if s.users >= f.max+f.queue {
+	alone := len(f.tenants) == 1
+	if s.users >= f.max+f.queue && !alone {
 		f.mu.Unlock()
 		f.refused.Add(1)
 		return nil, false
@@ -64,6 +67,11 @@ func (f *Inflight) Acquire(ctx context.Context, tenant string) (release func(), 
 			delete(f.tenants, tenant)
 		}
 		f.mu.Unlock()
+	}
+	if alone {
+		// No other tenant has a request running or waiting: nobody to be
+		// fair to, so the cap would only cost this tenant throughput.
+		return done, true
 	}
 	release = func() {
 		<-s.sem

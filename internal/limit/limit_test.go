@@ -109,6 +109,7 @@ func TestInflight(t *testing.T) {
 	t.Run("WaitRunsOut", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			f := limit.NewInflight(1, 10, time.Second)
+			other, _ := f.Acquire(context.Background(), "B") // A is not alone
 			release, _ := f.Acquire(context.Background(), "A")
 			start := time.Now()
 			if _, ok := f.Acquire(context.Background(), "A"); ok {
@@ -121,6 +122,7 @@ func TestInflight(t *testing.T) {
 				t.Errorf("Refused() = %d, want 1", f.Refused())
 			}
 			release()
+			other()
 			if f.Tenants() != 0 {
 				t.Errorf("Tenants() with nothing running = %d, want 0 (forgotten)", f.Tenants())
 			}
@@ -130,6 +132,7 @@ func TestInflight(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			f := limit.NewInflight(1, 4, time.Minute)
 			ctx, cancel := context.WithCancel(context.Background())
+			other, _ := f.Acquire(context.Background(), "B") // A is not alone
 			release, _ := f.Acquire(ctx, "A")
 			var wg sync.WaitGroup
 			for range 4 {
@@ -146,6 +149,41 @@ func TestInflight(t *testing.T) {
 				t.Errorf("Refused() = %d, want 1 (ended contexts are not refusals)", f.Refused())
 			}
 			release()
+			other()
+			if f.Tenants() != 0 {
+				t.Errorf("Tenants() = %d, want 0", f.Tenants())
+			}
+		})
+	})
+	t.Run("AloneIsNotCapped", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := limit.NewInflight(1, 0, time.Second)
+			ctx := context.Background()
+			var releases []func()
+			for i := range 5 {
+				r, ok := f.Acquire(ctx, "A")
+				if !ok {
+					t.Fatalf("Acquire(A) #%d with no other tenant = false, want true (nobody to be fair to)", i+1)
+				}
+				releases = append(releases, r)
+			}
+			rb, ok := f.Acquire(ctx, "B")
+			if !ok {
+				t.Fatal("Acquire(B) = false, want true: B has slots of its own")
+			}
+			// Now A shares the server: with five running it is over its cap.
+			if _, ok := f.Acquire(ctx, "A"); ok {
+				t.Error("Acquire(A) over its cap while B is active = true, want false")
+			}
+			for _, r := range releases {
+				r()
+			}
+			ra, ok := f.Acquire(ctx, "A")
+			if !ok {
+				t.Fatal("Acquire(A) for its one slot once its requests ended = false, want true")
+			}
+			ra()
+			rb()
 			if f.Tenants() != 0 {
 				t.Errorf("Tenants() = %d, want 0", f.Tenants())
 			}
