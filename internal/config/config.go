@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -22,6 +23,7 @@ type Config struct {
 	Committers  int           // PostgreSQL group committers; 0 = default
 	NoBatch     bool          // one transaction per write (for comparison)
 	Pprof       string        // listen address of the profiler; "" = off
+	PIIKeys     string        // the personal-data key file; "" = kopilka.keys beside the SQLite file (or in the working dir)
 }
 
 // Flags registers the common flags on fs with defaults from getenv and
@@ -42,8 +44,10 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 	committers := fs.Int("committers", 0, "PostgreSQL group committers (0: 4 × CPUs)")
 	noBatch := fs.Bool("no-batch", false, "commit every write alone (slower; for comparison)")
 	pprof := fs.String("pprof", env("PPROF", ""), "serve Go profiles on this address, e.g. 127.0.0.1:6060 (off by default; env KOPILKA_PPROF)")
+	piiKeys := fs.String("pii-keys", env("PII_KEYS", ""), "personal-data key file (env KOPILKA_PII_KEYS; default kopilka.keys beside the SQLite file, or in the working directory for PostgreSQL)")
 	return func() (Config, error) {
-		c := Config{DB: *db, Addr: *addr, LogFormat: *format, Committers: *committers, NoBatch: *noBatch, Pprof: *pprof}
+		c := Config{DB: *db, Addr: *addr, LogFormat: *format, Committers: *committers, NoBatch: *noBatch, Pprof: *pprof,
+			PIIKeys: *piiKeys}
 		if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 			return c, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", *level)
 		}
@@ -60,6 +64,22 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 		}
 		return c, nil
 	}
+}
+
+// KeysPath is the personal-data key file: --pii-keys, else kopilka.keys
+// beside the SQLite file, else (PostgreSQL) in the working directory.
+func (c Config) KeysPath() string {
+	if c.PIIKeys != "" {
+		return c.PIIKeys
+	}
+	if strings.HasPrefix(c.DB, "postgres://") || strings.HasPrefix(c.DB, "postgresql://") {
+		return "kopilka.keys"
+	}
+	db := strings.TrimPrefix(c.DB, "sqlite:")
+	if db == "" {
+		db = "kopilka.db"
+	}
+	return filepath.Join(filepath.Dir(db), "kopilka.keys")
 }
 
 // Logger builds the logger the config asks for.

@@ -65,8 +65,9 @@ func forEachDialect(t *testing.T, fn func(t *testing.T, s *server)) {
 
 // startServer runs `kopilka serve` in-process on a fresh database of the
 // dialect, waits until it listens and /healthz answers 200, and stops it
-// when t ends, failing t unless Run then returns nil.
-func startServer(t *testing.T, dialect string) *server {
+// when t ends, failing t unless Run then returns nil. extra flags follow
+// the defaults (and win over them).
+func startServer(t *testing.T, dialect string, extra ...string) *server {
 	t.Helper()
 	db := storagetest.URL(t, dialect)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -75,8 +76,8 @@ func startServer(t *testing.T, dialect string) *server {
 	done := make(chan error, 1)
 	go func() {
 		done <- cli.Run(ctx, cli.Env{
-			Args:   []string{"serve", "--db", db, "--addr", "127.0.0.1:0", "--log-level", "warn"},
-			Getenv: func(string) string { return "" },
+			Args:   append([]string{"serve", "--db", db, "--addr", "127.0.0.1:0", "--log-level", "warn"}, extra...),
+			Getenv: testGetenv,
 			Stdin:  strings.NewReader(""),
 			Stdout: io.Discard,
 			Stderr: log,
@@ -248,7 +249,7 @@ func (r response) want(t *testing.T, what string, status int, code string) {
 // runCLI runs a kopilka command in-process and returns its stdout.
 func runCLI(args ...string) (string, error) {
 	var out, errOut bytes.Buffer
-	err := cli.Run(context.Background(), cli.Env{Args: args, Getenv: func(string) string { return "" },
+	err := cli.Run(context.Background(), cli.Env{Args: args, Getenv: testGetenv,
 		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut})
 	return out.String(), err
 }
