@@ -194,6 +194,10 @@ func (tx *Tx) UpdateCustomer(ctx context.Context, c *kopilka.Customer) error {
 	if err != nil {
 		return err
 	}
+	old, err := tx.storedTerms(ctx, c.TenantID, c.ID)
+	if err != nil {
+		return err
+	}
 	s := sealCustomer(tx.db.keys, c)
 	err = affected(tx.exec(ctx, updateCustomerSQL, c.TenantID, c.ID, s.phone,
 		s.extraPhone, s.email, s.firstName, s.lastName, s.middleName, s.birthDate, c.Gender, boolInt(c.AdConsent),
@@ -201,7 +205,7 @@ func (tx *Tx) UpdateCustomer(ctx context.Context, c *kopilka.Customer) error {
 	if err != nil {
 		return wrap("update customer", err)
 	}
-	return tx.setTerms(ctx, c)
+	return tx.setTerms(ctx, c, old)
 }
 
 const setCustomerBalancesSQL = `UPDATE customers SET debt = $3, purchases_total = $4 WHERE tenant_id = $1 AND id = $2`

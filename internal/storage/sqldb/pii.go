@@ -109,12 +109,40 @@ func termRows(r *pii.Ring, c *kopilka.Customer) [][]any {
 	return rows
 }
 
-// setTerms replaces c's search terms.
-func (tx *Tx) setTerms(ctx context.Context, c *kopilka.Customer) error {
-	if _, err := tx.exec(ctx, `DELETE FROM customer_terms WHERE tenant_id = $1 AND customer_id = $2`, c.TenantID, c.ID); err != nil {
-		return wrap("customer terms", err)
+// setTerms replaces c's search terms; old are those it had.
+func (tx *Tx) setTerms(ctx context.Context, c *kopilka.Customer, old []string) error {
+	if len(old) > 0 {
+		b := tx.binder()
+		q := "DELETE FROM customer_terms WHERE tenant_id = " + b.arg(c.TenantID) + " AND customer_id = " + b.arg(c.ID) +
+			" AND term IN " + b.list(old)
+		if err := tx.execRaw(ctx, q, b.args...); err != nil {
+			return wrap("customer terms", err)
+		}
 	}
 	return tx.insertRows(ctx, "customer_terms", termCols, termRows(tx.db.keys, c))
+}
+
+// storedTerms are the search terms of the customer as stored now.
+func (tx *Tx) storedTerms(ctx context.Context, tenantID, id string) ([]string, error) {
+	c := kopilka.Customer{TenantID: tenantID, ID: id}
+	var tags string
+	err := tx.row(ctx, `SELECT first_name, last_name, middle_name, tags FROM customers WHERE tenant_id = $1 AND id = $2`,
+		tenantID, id).Scan(&c.FirstName, &c.LastName, &c.MiddleName, &tags)
+	if err != nil {
+		return nil, wrap("customer terms", err)
+	}
+	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
+		return nil, wrap("customer terms", err)
+	}
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"first_name", &c.FirstName}, {"last_name", &c.LastName}, {"middle_name", &c.MiddleName}} {
+		if *f.v, err = tx.db.keys.Open(*f.v, aad(tenantID, id, f.name)); err != nil {
+			return nil, fmt.Errorf("customer %s %s: %w", id, f.name, err)
+		}
+	}
+	return customerTerms(tx.db.keys, &c), nil
 }
 
 // sealChange seals the values of a change of a personal field.
@@ -295,7 +323,7 @@ WHERE tenant_id = $1 AND id = $2 AND pii_key = $3`, c.TenantID, c.ID, cs[i].key,
 				return wrap("reseal customer", err)
 			}
 			if cs[i].key == "" { // terms were not kept before sealing
-				if err := tx.setTerms(ctx, c); err != nil {
+				if err := tx.setTerms(ctx, c, nil); err != nil {
 					return err
 				}
 			}
