@@ -315,12 +315,15 @@ ORDER BY tenant_id, id LIMIT $4`
 				}
 			}
 			s := sealCustomer(db.keys, c)
-			_, err := tx.exec(ctx, `UPDATE customers SET phone = $4, phone_bidx = $5, extra_phone = $6, email = $7, email_bidx = $8,
+			res, err := tx.exec(ctx, `UPDATE customers SET phone = $4, phone_bidx = $5, extra_phone = $6, email = $7, email_bidx = $8,
  first_name = $9, last_name = $10, middle_name = $11, birth_date = $12, birth_md = $13, pii_key = $14
 WHERE tenant_id = $1 AND id = $2 AND pii_key = $3`, c.TenantID, c.ID, cs[i].key, s.phone, s.phoneIdx, s.extraPhone,
 				s.email, s.emailIdx, s.firstName, s.lastName, s.middleName, s.birthDate, s.birthMD, s.key)
 			if err != nil {
 				return wrap("reseal customer", err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				continue // changed meanwhile (another server sealing, or a write): sealed already
 			}
 			if cs[i].key == "" { // terms were not kept before sealing
 				if err := tx.setTerms(ctx, c, nil); err != nil {
