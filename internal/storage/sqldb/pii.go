@@ -217,10 +217,60 @@ const (
 // sealed at rest (databases from before migration 0008). Open runs it.
 func (db *DB) sealLegacy(ctx context.Context) error {
 	n, err := db.reseal(ctx, resealLegacy, 500, nil)
+	if err == nil {
+		var jobs int
+		jobs, err = db.sealLegacyJobs(ctx, 100)
+		n += int64(jobs)
+	}
 	if n > 0 {
 		db.log.Info("personal data sealed at rest", "rows", n)
 	}
 	return err
+}
+
+// sealLegacyJobs seals the row errors of import jobs stored in clear (a
+// JSON array) before sealing, batch jobs a transaction. Stored idempotent
+// answers from then are left: they are purged within IdempotencyTTL.
+func (db *DB) sealLegacyJobs(ctx context.Context, batch int) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := db.Write(ctx, func(st storage.Tx) error {
+			tx := st.(*Tx)
+			n = 0
+			rows, err := tx.query(ctx, `SELECT tenant_id, id, errors FROM import_jobs WHERE errors LIKE '[%' LIMIT $1`, batch)
+			if err != nil {
+				return wrap("seal import errors", err)
+			}
+			type job struct{ tenant, id, errs string }
+			var js []job
+			for rows.Next() {
+				var j job
+				if err := rows.Scan(&j.tenant, &j.id, &j.errs); err != nil {
+					rows.Close()
+					return wrap("seal import errors", err)
+				}
+				js = append(js, j)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return wrap("seal import errors", err)
+			}
+			for _, j := range js {
+				sealed := string(sealBlob(db.keys, []byte(j.errs), j.tenant, j.id, "import errors"))
+				if _, err := tx.exec(ctx, `UPDATE import_jobs SET errors = $3 WHERE tenant_id = $1 AND id = $2 AND errors = $4`,
+					j.tenant, j.id, sealed, j.errs); err != nil {
+					return wrap("seal import errors", err)
+				}
+			}
+			n = len(js)
+			return nil
+		})
+		total += n
+		if err != nil || n < batch {
+			return total, err
+		}
+	}
 }
 
 // Reseal re-encrypts with the ring's current key every customer row and

@@ -59,6 +59,11 @@ func TestPIIKeys(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			_, err = sqldb.Writer(db).ExecContext(ctx, `INSERT INTO import_jobs (tenant_id, id, status, format, size, errors,
+ created_at, updated_at) VALUES (`+p(1)+`, 'imp_legacy', 'failed', 'csv', 1, '[{"line":2,"column":"phone","message":"\"+79160000003\" repeats line 1"}]', 1, 1)`, tenantID)
+			if err != nil {
+				t.Fatal(err)
+			}
 			_, err = sqldb.Writer(db).ExecContext(ctx, `INSERT INTO customer_changes (tenant_id, customer_id, field, old_value, new_value,
  actor, changed_at) VALUES (`+p(1)+`, `+p(2)+`, 'phone', '', '+79160000002', 'old', 1)`, tenantID, legacyID)
 			if err != nil {
@@ -86,6 +91,10 @@ func TestPIIKeys(t *testing.T) {
 			if strings.Contains(raw, "79160000002") || strings.Contains(raw, "old@") || strings.Contains(raw, "02-03") {
 				t.Errorf("a row from before sealing still holds %q after a start", raw)
 			}
+			var rawErrs string
+			if err := sqldb.Writer(db).QueryRowContext(ctx, `SELECT errors FROM import_jobs WHERE id = 'imp_legacy'`).Scan(&rawErrs); err != nil || strings.Contains(rawErrs, "79160000003") {
+				t.Errorf("import errors from before sealing = %q, %v after a start; want them sealed", rawErrs, err)
+			}
 			err = db.Read(ctx, func(tx storage.Tx) error {
 				id, err := tx.CustomerIDByPhone(ctx, tenantID, "+79160000002")
 				if err != nil || id != legacyID {
@@ -102,6 +111,10 @@ func TestPIIKeys(t *testing.T) {
 				ch, err := tx.ListCustomerChanges(ctx, tenantID, legacyID, 0, 10)
 				if err != nil || len(ch) != 1 || ch[0].NewValue != "+79160000002" {
 					t.Errorf("ListCustomerChanges(legacy) = %+v, %v; want the phone change", ch, err)
+				}
+				j, err := tx.GetImportJob(ctx, tenantID, "imp_legacy")
+				if err != nil || len(j.Errors) != 1 || !strings.Contains(j.Errors[0].Message, "+79160000003") {
+					t.Errorf("GetImportJob(legacy) = %+v, %v; want its errors opened", j, err)
 				}
 				return nil
 			})
