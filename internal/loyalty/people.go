@@ -85,8 +85,10 @@ func decodeCustomerCursor(s string) (*storage.CustomerCursor, error) {
 	return &storage.CustomerCursor{CreatedAt: time.UnixMicro(us).UTC(), ID: id}, nil
 }
 
-// ConsentSources are where a consent may be given or withdrawn.
-var ConsentSources = []string{"pos", "web", "widget", "api", "import", "operator", "paper", "moysklad"}
+// ConsentSources lists where a consent may be given or withdrawn.
+func ConsentSources() []string {
+	return []string{"pos", "web", "widget", "api", "import", "operator", "paper", "moysklad"}
+}
 
 // ConsentInput is a consent given or withdrawn.
 type ConsentInput struct {
@@ -101,8 +103,8 @@ func (in *ConsentInput) validate() error {
 	if in.Source == "" {
 		in.Source = "api"
 	}
-	if !slices.Contains(ConsentSources, in.Source) {
-		return kopilka.Invalid("source", "must be one of %s", strings.Join(ConsentSources, ", "))
+	if !slices.Contains(ConsentSources(), in.Source) {
+		return kopilka.Invalid("source", "must be one of %s", strings.Join(ConsentSources(), ", "))
 	}
 	return nil
 }
