@@ -58,6 +58,9 @@ func OpenAPITypes() openapigen.Types {
 		"SettingsInput":       reflect.TypeFor[kopilka.TenantSettings](),
 		"ImportJob":           reflect.TypeFor[importJSON](),
 		"ImportError":         reflect.TypeFor[importErrorJSON](),
+		"Consent":             reflect.TypeFor[consentJSON](),
+		"ConsentInput":        reflect.TypeFor[consentReq](),
+		"WithdrawInput":       reflect.TypeFor[withdrawReq](),
 	}
 }
 

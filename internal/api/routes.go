@@ -23,6 +23,7 @@ func (h *Handler) routes() []Route {
 
 		{"POST", "/v1/customers", pos, "createCustomer", h.createCustomer},
 		{"GET", "/v1/customers", pos, "findCustomer", h.findCustomer},
+		{"GET", "/v1/customers/search", pos, "searchCustomers", h.searchCustomers},
 		{"GET", "/v1/customers/{id}", pos, "getCustomer", h.getCustomer},
 		{"PATCH", "/v1/customers/{id}", pos, "updateCustomer", h.updateCustomer},
 		{"DELETE", "/v1/customers/{id}", admin, "deleteCustomer", h.deleteCustomer},
@@ -32,6 +33,9 @@ func (h *Handler) routes() []Route {
 		{"GET", "/v1/customers/{id}/operations", pos, "listOperations", h.listOperations},
 		{"POST", "/v1/customers/{id}/adjustments", admin, "createAdjustment", h.createAdjustment},
 		{"POST", "/v1/customers/{id}/cards", pos, "issueCard", h.issueCard},
+		{"GET", "/v1/customers/{id}/consents", pos, "listConsents", h.listConsents},
+		{"POST", "/v1/customers/{id}/consents", pos, "giveConsent", h.giveConsent},
+		{"POST", "/v1/customers/{id}/consents/{kind}/withdraw", pos, "withdrawConsent", h.withdrawConsent},
 
 		{"POST", "/v1/card-ranges", admin, "createCardRange", h.createCardRange},
 		{"GET", "/v1/card-ranges", pos, "listCardRanges", h.listCardRanges},

@@ -66,13 +66,17 @@ Usage:
   kopilka card barcode NUMBER [--type ean13|code128|qr] [--format svg|png]
                  [--scale N] [--out FILE] [--tenant ID] [--db …]
                                                    draw a card's barcode for printing
+  kopilka pii rotate [--db …] [--pii-keys FILE]    seal personal data with a new key
   kopilka bench [--url …] [--cashiers 32] [--duration 10s] [--db …]
                                                    simulated cashiers against a server
   kopilka version
 
 The database is ./kopilka.db (SQLite) unless --db or KOPILKA_DB names a file
 or a postgres:// URL. --tenant may be left out when the database holds one
-tenant. Most flags have a KOPILKA_* environment twin
+tenant. Customers' personal data is encrypted with the keys in the file
+--pii-keys names (default kopilka.keys beside the SQLite file, or in the
+working directory for PostgreSQL), made on first start: back it up apart
+from the database. Most flags have a KOPILKA_* environment twin
 (see the README).
 `
 
@@ -98,6 +102,8 @@ func Run(ctx context.Context, env Env) error {
 		return runExpire(ctx, env, rest)
 	case "bench":
 		return runBench(ctx, env, rest)
+	case "pii":
+		return runPII(ctx, env, rest)
 	case "import":
 		return runImport(ctx, env, rest)
 	case "export":
@@ -143,7 +149,11 @@ func parse(env Env, name string, args []string, extra func(fs *flag.FlagSet)) (c
 
 // open opens the database and the service over it.
 func open(ctx context.Context, c config.Config, log *slog.Logger) (*sqldb.DB, *loyalty.Service, error) {
-	db, err := sqldb.Open(ctx, c.DB, sqldb.Options{Logger: log, Committers: c.Committers, NoBatch: c.NoBatch})
+	keys, err := loadKeys(c, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := sqldb.Open(ctx, c.DB, sqldb.Options{Logger: log, Committers: c.Committers, NoBatch: c.NoBatch, Keys: keys})
 	if err != nil {
 		return nil, nil, fmt.Errorf("open database %s: %w", describeDB(c.DB), err)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,7 @@ type Config struct {
 	RateLimit      float64 // API requests a second per key; 0 = off
 	RateBurst      int     // requests a key may make at once above RateLimit
 	TenantInflight int     // API requests a tenant may have running at once; 0 = off
+	PIIKeys        string  // the personal-data key file; "" = kopilka.keys beside the SQLite file (or in the working dir)
 }
 
 // The default limits (RELIABILITY S5). A key may make 5,000 requests a
@@ -63,8 +65,10 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 	rateLimit := fs.String("rate-limit", env("RATE_LIMIT", strconv.Itoa(DefaultRateLimit)), "API requests a second per key, 0 for no limit (env KOPILKA_RATE_LIMIT)")
 	rateBurst := fs.String("rate-burst", env("RATE_BURST", strconv.Itoa(DefaultRateBurst)), "API requests a key may make at once (env KOPILKA_RATE_BURST)")
 	inflight := fs.String("tenant-inflight", env("TENANT_INFLIGHT", strconv.Itoa(DefaultTenantInflight)), "API requests a tenant may have running at once, 0 for no limit (env KOPILKA_TENANT_INFLIGHT)")
+	piiKeys := fs.String("pii-keys", env("PII_KEYS", ""), "personal-data key file (env KOPILKA_PII_KEYS; default kopilka.keys beside the SQLite file, or in the working directory for PostgreSQL)")
 	return func() (Config, error) {
-		c := Config{DB: *db, Addr: *addr, LogFormat: *format, Committers: *committers, NoBatch: *noBatch, Pprof: *pprof}
+		c := Config{DB: *db, Addr: *addr, LogFormat: *format, Committers: *committers, NoBatch: *noBatch, Pprof: *pprof,
+			PIIKeys: *piiKeys}
 		var err error
 		if c.RateLimit, err = strconv.ParseFloat(*rateLimit, 64); err != nil || c.RateLimit < 0 || math.IsInf(c.RateLimit, 0) || math.IsNaN(c.RateLimit) {
 			return c, fmt.Errorf("--rate-limit: %q is not a number of requests a second (0 or more)", *rateLimit)
@@ -91,6 +95,22 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 		}
 		return c, nil
 	}
+}
+
+// KeysPath is the personal-data key file: --pii-keys, else kopilka.keys
+// beside the SQLite file, else (PostgreSQL) in the working directory.
+func (c Config) KeysPath() string {
+	if c.PIIKeys != "" {
+		return c.PIIKeys
+	}
+	if strings.HasPrefix(c.DB, "postgres://") || strings.HasPrefix(c.DB, "postgresql://") {
+		return "kopilka.keys"
+	}
+	db := strings.TrimPrefix(c.DB, "sqlite:")
+	if db == "" {
+		db = "kopilka.db"
+	}
+	return filepath.Join(filepath.Dir(db), "kopilka.keys")
 }
 
 // Logger builds the logger the config asks for.

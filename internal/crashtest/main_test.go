@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/kopilka/kopilka/internal/storage/storagetest"
 )
 
 // binDir holds the kopilka binary built for this test run.
@@ -19,6 +21,16 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
+	// The servers and commands this package runs read their key file from
+	// the environment (one for every database of the run).
+	keys, err := storagetest.KeyFile(dir)
+	if err == nil {
+		err = os.Setenv("KOPILKA_PII_KEYS", keys)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crashtest:", err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

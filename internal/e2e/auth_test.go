@@ -84,6 +84,12 @@ func (s *server) validRequest(t *testing.T, rt api.Route, f fixture) (path strin
 		"blockCard":       `{}`,
 		"unblockCard":     `{}`,
 		"replaceCard":     mustJSON(map[string]string{"number": "PROBE-" + newKey()}),
+		"giveConsent":     `{"kind":"personal_data","source":"pos"}`,
+		"withdrawConsent": `{"source":"pos"}`,
+	}
+	if rt.Name == "withdrawConsent" { // a consent in force to withdraw
+		s.do(t, "POST", "/v1/customers/"+f.customer.ID+"/consents", f.Key, `{"kind":"marketing"}`, nil).
+			want(t, "give a consent to withdraw", http.StatusCreated, "")
 	}
 	if rt.Name == "mergeCustomer" {
 		bodies[rt.Name] = mustJSON(map[string]string{"from": s.newCustomer(t, f.Key, map[string]any{"first_name": "Probe"}).ID})

@@ -39,16 +39,29 @@ func idKind(pattern string) (string, bool) {
 	if len(m) == 0 {
 		return "", true
 	}
-	if name := pattern[m[0][2]:m[0][3]]; len(m) > 1 || name != "id" && name != "number" {
+	if name := pattern[m[0][2]:m[0][3]]; name != "id" && name != "number" {
 		return "", false
+	}
+	for _, more := range m[1:] {
+		if _, ok := fixedParams[pattern[more[2]:more[3]]]; !ok {
+			return "", false
+		}
 	}
 	segs := strings.Split(strings.TrimSuffix(pattern[:m[0][0]], "/"), "/")
 	kind, ok := idKinds[segs[len(segs)-1]]
 	return kind, ok
 }
 
-// fill puts id into the route's {id}.
+// fixedParams are path parameters after the {id} that take a value of a
+// closed set, with the value the tests use.
+var fixedParams = map[string]string{"kind": "marketing"}
+
+// fill puts id into the route's {id} and the fixed values into the
+// parameters after it.
 func fill(pattern, id string) string {
+	for name, v := range fixedParams {
+		pattern = strings.ReplaceAll(pattern, "{"+name+"}", v)
+	}
 	return pathParam.ReplaceAllLiteralString(pattern, url.PathEscape(id))
 }
 
@@ -64,6 +77,8 @@ var idBodies = map[string]string{
 	"blockCard":        `{}`,
 	"unblockCard":      `{}`,
 	"replaceCard":      `{}`,
+	"giveConsent":      `{"kind":"marketing","source":"pos"}`,
+	"withdrawConsent":  `{"source":"pos"}`,
 }
 
 // neighbours returns ids that differ from id in the last character by ±1
@@ -207,6 +222,10 @@ func TestS1ObjectLevelAuthorization(t *testing.T) {
 					// A's customer serves the other routes; these two end
 					// a customer.
 					return s.newCustomer(t, a.Key, map[string]any{"first_name": "Alice"}).ID
+				}
+				if route == "withdrawConsent" { // a consent in force to withdraw
+					s.do(t, "POST", "/v1/customers/"+a.customer.ID+"/consents", a.Key, idBodies["giveConsent"], nil).
+						want(t, "give A's customer a consent", http.StatusCreated, "")
 				}
 				return a.customer.ID
 			case "sto":
@@ -424,6 +443,13 @@ func probeNoID(t *testing.T, s *server, rt api.Route, a, b tenantData, leaks fun
 		"exportCustomers":  {{path: "/v1/exports/customers", status: []int{200}, echo: []string{b.customer.ID}}},
 		"exportBalances":   {{path: "/v1/exports/balances", status: []int{200}, echo: []string{b.customer.ID}}},
 		"exportOperations": {{path: "/v1/exports/operations", status: []int{200}, echo: []string{b.customer.ID}}},
+		// A searches by B's phone and card, and lists everything: only
+		// A's own customers come back (leaks catches B's).
+		"searchCustomers": {
+			{path: "/v1/customers/search?phone=" + url.QueryEscape(b.phone), status: []int{200}},
+			{path: "/v1/customers/search?card=" + url.QueryEscape(b.card), status: []int{200}},
+			{path: "/v1/customers/search?limit=200", status: []int{200}},
+		},
 		"findCustomer": {
 			{path: "/v1/customers?id=" + b.customer.ID, status: []int{404}, echo: []string{b.customer.ID}},
 			{path: "/v1/customers?phone=" + url.QueryEscape(b.phone), status: []int{404}, echo: []string{b.phone}},

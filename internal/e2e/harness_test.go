@@ -49,6 +49,7 @@ type server struct {
 	base    string // http://127.0.0.1:port
 	client  *http.Client
 	log     *syncBuffer
+	stopFn  func(t *testing.T)
 }
 
 // forEachDialect runs fn as a parallel subtest per database, each with a
@@ -64,12 +65,18 @@ func forEachDialect(t *testing.T, fn func(t *testing.T, s *server)) {
 }
 
 // startServer runs `kopilka serve` in-process on a fresh database of the
-// dialect, with the extra flags, waits until it listens and /healthz
-// answers 200, and stops it when t ends, failing t unless Run then
-// returns nil.
+// dialect, waits until it listens and /healthz answers 200, and stops it
+// when t ends, failing t unless Run then returns nil. extra flags follow
+// the defaults (and win over them).
 func startServer(t *testing.T, dialect string, extra ...string) *server {
 	t.Helper()
-	db := storagetest.URL(t, dialect)
+	return startServerOn(t, dialect, storagetest.URL(t, dialect), testGetenv, extra...)
+}
+
+// startServerOn is startServer on the database db, with the environment
+// getenv.
+func startServerOn(t *testing.T, dialect, db string, getenv func(string) string, extra ...string) *server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := &syncBuffer{}
 	ready := make(chan string, 1)
@@ -77,7 +84,7 @@ func startServer(t *testing.T, dialect string, extra ...string) *server {
 	go func() {
 		done <- cli.Run(ctx, cli.Env{
 			Args:   append([]string{"serve", "--db", db, "--addr", "127.0.0.1:0", "--log-level", "warn"}, extra...),
-			Getenv: func(string) string { return "" },
+			Getenv: getenv,
 			Stdin:  strings.NewReader(""),
 			Stdout: io.Discard,
 			Stderr: log,
@@ -93,24 +100,31 @@ func startServer(t *testing.T, dialect string, extra ...string) *server {
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 1024, DisableCompression: true}
 	s := &server{dialect: dialect, db: db, base: "http://" + addr, client: &http.Client{Transport: tr}, log: log}
-	t.Cleanup(func() {
-		tr.CloseIdleConnections()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: Run = %v, want nil after the context ends", err)
-		}
-		// At --log-level warn the server logs only 5xx answers, panics and
-		// failed background work: each is a bug.
-		if l := log.String(); strings.Contains(l, `"level":"ERROR"`) || strings.Contains(l, `"level":"WARN"`) {
-			t.Errorf("the server logged warnings or errors:\n%s", l)
-		}
-	})
+	var once sync.Once
+	s.stopFn = func(t *testing.T) {
+		once.Do(func() {
+			tr.CloseIdleConnections()
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: Run = %v, want nil after the context ends", err)
+			}
+			// At --log-level warn the server logs only 5xx answers, panics and
+			// failed background work: each is a bug.
+			if l := log.String(); strings.Contains(l, `"level":"ERROR"`) || strings.Contains(l, `"level":"WARN"`) {
+				t.Errorf("the server logged warnings or errors:\n%s", l)
+			}
+		})
+	}
+	t.Cleanup(func() { s.stopFn(t) })
 	r := s.do(t, "GET", "/healthz", "", nil, nil)
 	if r.Status != http.StatusOK {
 		t.Fatalf("GET /healthz = %d %s, want 200", r.Status, r.Body)
 	}
 	return s
 }
+
+// stop ends the server now (and checks its log) rather than when t ends.
+func (s *server) stop(t *testing.T) { s.stopFn(t) }
 
 // response is an HTTP answer read in full.
 type response struct {
@@ -250,7 +264,7 @@ func (r response) want(t *testing.T, what string, status int, code string) {
 // runCLI runs a kopilka command in-process and returns its stdout.
 func runCLI(args ...string) (string, error) {
 	var out, errOut bytes.Buffer
-	err := cli.Run(context.Background(), cli.Env{Args: args, Getenv: func(string) string { return "" },
+	err := cli.Run(context.Background(), cli.Env{Args: args, Getenv: testGetenv,
 		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut})
 	return out.String(), err
 }

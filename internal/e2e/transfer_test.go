@@ -28,8 +28,9 @@ type importJob struct {
 	Unchanged int64  `json:"unchanged"`
 	BadRows   int64  `json:"bad_rows"`
 	Errors    []struct {
-		Line   int    `json:"line"`
-		Column string `json:"column"`
+		Line    int    `json:"line"`
+		Column  string `json:"column"`
+		Message string `json:"message"`
 	} `json:"errors"`
 	Message string `json:"message"`
 }
@@ -184,7 +185,7 @@ func TestImportExportAPI(t *testing.T) {
 // runKopilka runs a command in-process and returns its stdout and stderr.
 func runKopilka(args ...string) (string, string, error) {
 	var out, errOut bytes.Buffer
-	err := cli.Run(context.Background(), cli.Env{Args: args, Getenv: func(string) string { return "" },
+	err := cli.Run(context.Background(), cli.Env{Args: args, Getenv: testGetenv,
 		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut})
 	return out.String(), errOut.String(), err
 }

@@ -64,7 +64,7 @@ func startServer(t *testing.T, dialect string, extra ...string) *server {
 	go func() {
 		s.done <- cli.Run(ctx, cli.Env{
 			Args:   append([]string{"serve", "--db", s.db, "--addr", "127.0.0.1:0", "--log-level", "warn"}, extra...),
-			Getenv: func(string) string { return "" },
+			Getenv: testGetenv,
 			Stdin:  strings.NewReader(""),
 			Stdout: io.Discard,
 			Stderr: s.log,
@@ -115,7 +115,7 @@ func (s *server) logProblems(t *testing.T) int {
 // runCLI runs a kopilka command and returns what it printed.
 func runCLI(args ...string) (string, error) {
 	var out, errOut bytes.Buffer
-	err := cli.Run(context.Background(), cli.Env{Args: args, Getenv: func(string) string { return "" },
+	err := cli.Run(context.Background(), cli.Env{Args: args, Getenv: testGetenv,
 		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut})
 	if err != nil {
 		return out.String(), fmt.Errorf("%w (stderr: %s)", err, strings.TrimSpace(errOut.String()))

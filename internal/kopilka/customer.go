@@ -137,3 +137,25 @@ func ValidateCustomer(c *Customer) error {
 	}
 	return nil
 }
+
+// Consent kinds (152-FZ: consent to processing personal data and consent
+// to marketing messages are separate) and what a record does.
+const (
+	ConsentPersonalData = "personal_data"
+	ConsentMarketing    = "marketing"
+	ConsentGiven        = "given"
+	ConsentWithdrawn    = "withdrawn"
+)
+
+// Consent is one record of a customer's consent history: a consent of a
+// kind ("personal_data" or "marketing") given or withdrawn, when, through
+// what (source: "pos", "web", "import", "api", "operator" …) and by whom.
+type Consent struct {
+	ID         string
+	CustomerID string
+	Kind       string
+	Action     string // "given" or "withdrawn"
+	Source     string
+	Actor      string
+	CreatedAt  time.Time
+}

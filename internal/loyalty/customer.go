@@ -54,6 +54,11 @@ func (s *Service) CreateCustomer(ctx context.Context, tenantID string, in Custom
 			}
 			return nil, err
 		}
+		if cc.AdConsent {
+			if err := tx.AddConsent(ctx, tenantID, marketingRecord(cc.ID, true, kopilka.ActorFrom(ctx).Name)); err != nil {
+				return nil, err
+			}
+		}
 		if err := welcomeBonus(ctx, tx, &cc); err != nil {
 			return nil, err
 		}
@@ -168,6 +173,11 @@ func (s *Service) UpdateCustomer(ctx context.Context, tenantID, id string, p kop
 		}
 		if err := tx.AddCustomerChanges(ctx, tenantID, changes); err != nil {
 			return err
+		}
+		if c.AdConsent != old.AdConsent {
+			if err := tx.AddConsent(ctx, tenantID, marketingRecord(c.ID, c.AdConsent, actor)); err != nil {
+				return err
+			}
 		}
 		out = c
 		return nil

@@ -101,7 +101,7 @@ func TestRunDueConcurrent(t *testing.T) {
 		clock := &testClock{now: t0}
 		url := storagetest.URL(t, dialect)
 		open := func() (*loyalty.Service, *sqldb.DB) {
-			db, err := sqldb.Open(ctx, url, sqldb.Options{Clock: clock.Now})
+			db, err := sqldb.Open(ctx, url, sqldb.Options{Clock: clock.Now, Keys: storagetest.Keys()})
 			if err != nil {
 				t.Fatalf("sqldb.Open() = %v", err)
 			}

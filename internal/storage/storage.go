@@ -108,6 +108,13 @@ type Tx interface {
 	// for a merged customer's phone); ErrNotFound.
 	CustomerIDByPhone(ctx context.Context, tenantID, phone string) (string, error)
 	CustomerIDByCard(ctx context.Context, tenantID, number string) (string, error)
+	// SearchCustomers pages a tenant's customers matching s, newest first
+	// (created_at, then id, descending), with their cards.
+	SearchCustomers(ctx context.Context, tenantID string, s CustomerSearch) ([]kopilka.Customer, error)
+	// AddConsent appends a record to the customer's consent history.
+	AddConsent(ctx context.Context, tenantID string, c *kopilka.Consent) error
+	// ListConsents returns the customer's consent history, oldest first.
+	ListConsents(ctx context.Context, tenantID, customerID string) ([]kopilka.Consent, error)
 	// UpdateCustomer writes the profile fields; ErrConflict on a taken phone.
 	UpdateCustomer(ctx context.Context, c *kopilka.Customer) error
 	// SetCustomerBalances writes the debt and the purchase sum.

@@ -25,12 +25,20 @@ func BenchmarkImport(b *testing.B) {
 	if n, err := strconv.Atoi(os.Getenv("KOPILKA_BENCH_ROWS")); err == nil && n > 0 {
 		rows = n
 	}
+	// KOPILKA_BENCH_RANDOM_PHONES=1 scatters the phones (a permutation of
+	// the nine digits) as real files do, so that an index on them takes
+	// rows in random order rather than in file order.
+	scatter := os.Getenv("KOPILKA_BENCH_RANDOM_PHONES") == "1"
 	path := filepath.Join(b.TempDir(), "customers.csv")
 	var sb strings.Builder
 	sb.WriteString("external_id,phone,last_name,first_name,middle_name,email,birth_date,gender,card,balance,purchases_total,tags\n")
 	for i := range rows {
+		phone := int64(i)
+		if scatter {
+			phone = phone * 387420489 % 1_000_000_000 // 3^18 is prime to 10^9: distinct phones
+		}
 		fmt.Fprintf(&sb, "X%07d,+79%09d,Иванов,Иван,Иванович,u%d@example.com,1980-0%d-1%d,male,C%010d,%d.%02d,%d,vip\n",
-			i, i, i, 1+i%9, i%9, i, i%1000, i%100, i%50000)
+			i, phone, i, 1+i%9, i%9, i, i%1000, i%100, i%50000)
 	}
 	if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {
 		b.Fatal(err)

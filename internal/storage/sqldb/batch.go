@@ -199,6 +199,13 @@ func (b *batch) refsAhead(ctx context.Context, jobs []*job) {
 		}
 		tenants, bys, values, exts = append(tenants, r.TenantID), append(bys, r.By), append(values, r.Value), append(exts, r.ExternalID)
 	}
+	// Phones are found through their blind index.
+	lookups := slices.Clone(values)
+	for i := range lookups {
+		if bys[i] == "phone" {
+			lookups[i] = b.db.keys.Index(idxPhone, tenants[i], values[i])
+		}
+	}
 	if len(tenants) == 0 {
 		return
 	}
@@ -208,9 +215,9 @@ CROSS JOIN LATERAL (SELECT c.id, (SELECT p.id FROM purchases p WHERE p.tenant_id
  FROM customers c WHERE c.tenant_id = u.tenant_id AND c.merged_into IS NULL AND c.deleted_at IS NULL AND c.id = CASE u.by
   WHEN 'id' THEN u.value
   WHEN 'card' THEN (SELECT k.customer_id FROM cards k WHERE k.tenant_id = u.tenant_id AND k.number = u.value AND k.status = 'active')
-  WHEN 'phone' THEN (SELECT m.id FROM customers m WHERE m.tenant_id = u.tenant_id AND m.phone = u.value)
+  WHEN 'phone' THEN (SELECT m.id FROM customers m WHERE m.tenant_id = u.tenant_id AND m.phone_bidx = u.value)
  END
- FOR UPDATE OF c SKIP LOCKED) AS x`, tenants, bys, values, exts)
+ FOR UPDATE OF c SKIP LOCKED) AS x`, tenants, bys, lookups, exts)
 	if err != nil {
 		b.broken = b.db.d.mapErr(err)
 		return

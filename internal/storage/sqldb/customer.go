@@ -8,26 +8,33 @@ import (
 	"fmt"
 
 	"github.com/kopilka/kopilka/internal/kopilka"
+	"github.com/kopilka/kopilka/internal/pii"
 	"github.com/kopilka/kopilka/internal/storage"
 )
 
 const createCustomerSQL = `INSERT INTO customers (tenant_id, id, kind, phone, extra_phone, email, first_name,
  last_name, middle_name, birth_date, gender, ad_consent, ad_consent_at, ad_consent_via, grp, tags,
- purchases_total, debt, created_at, updated_at, birth_md)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20)`
+ purchases_total, debt, created_at, updated_at, birth_md, phone_bidx, email_bidx, pii_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21, $22, $23)`
 
-// CreateCustomer stores a customer and the cards it comes with.
+// CreateCustomer stores a customer, its search terms and the cards it
+// comes with; its personal fields are sealed.
 func (tx *Tx) CreateCustomer(ctx context.Context, c *kopilka.Customer) error {
 	c.CreatedAt, c.UpdatedAt = tx.now, tx.now
 	tags, err := json.Marshal(nonNil(c.Tags))
 	if err != nil {
 		return err
 	}
-	_, err = tx.exec(ctx, createCustomerSQL, c.TenantID, c.ID, string(c.Kind), nullString(c.Phone), c.ExtraPhone,
-		c.Email, c.FirstName, c.LastName, c.MiddleName, c.BirthDate, c.Gender, boolInt(c.AdConsent),
-		nullMicros(c.AdConsentAt), c.AdConsentVia, c.Group, string(tags), c.PurchasesTotal, c.Debt, micros(tx.now), birthMD(c.BirthDate))
+	s := sealCustomer(tx.db.keys, c)
+	_, err = tx.exec(ctx, createCustomerSQL, c.TenantID, c.ID, string(c.Kind), s.phone, s.extraPhone,
+		s.email, s.firstName, s.lastName, s.middleName, s.birthDate, c.Gender, boolInt(c.AdConsent),
+		nullMicros(c.AdConsentAt), c.AdConsentVia, c.Group, string(tags), c.PurchasesTotal, c.Debt, micros(tx.now), s.birthMD,
+		s.phoneIdx, s.emailIdx, s.key)
 	if err != nil {
 		return wrap("create customer", err)
+	}
+	if err := tx.insertRows(ctx, "customer_terms", termCols, termRows(tx.db.keys, c)); err != nil {
+		return err
 	}
 	for i := range c.Cards {
 		c.Cards[i].CustomerID = c.ID
@@ -41,7 +48,8 @@ func (tx *Tx) CreateCustomer(ctx context.Context, c *kopilka.Customer) error {
 const customerColumns = `id, tenant_id, kind, phone, extra_phone, email, first_name, last_name, middle_name,
  birth_date, gender, ad_consent, ad_consent_at, ad_consent_via, grp, tags, purchases_total, debt, created_at, updated_at`
 
-func scanCustomer(scan func(...any) error) (*kopilka.Customer, error) {
+// scanCustomer scans customerColumns and opens the sealed fields.
+func scanCustomer(keys *pii.Ring, scan func(...any) error) (*kopilka.Customer, error) {
 	var c kopilka.Customer
 	var kind, tags string
 	var phone sql.NullString
@@ -60,6 +68,9 @@ func scanCustomer(scan func(...any) error) (*kopilka.Customer, error) {
 	c.AdConsentAt = fromNullMicros(consentAt)
 	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
 	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
+		return nil, err
+	}
+	if err := openCustomer(keys, &c); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -92,9 +103,9 @@ func (tx *Tx) GetCustomer(ctx context.Context, tenantID, id string, lock bool) (
 		}
 		q += " FOR UPDATE" + nowait
 	}
-	c, err := scanCustomer(tx.row(ctx, q, tenantID, id).Scan)
+	c, err := scanCustomer(tx.db.keys, tx.row(ctx, q, tenantID, id).Scan)
 	if errors.Is(err, storage.ErrNotFound) && lock && tx.isPG() {
-		c, err = scanCustomer(tx.row(ctx, q, tenantID, id).Scan) // see relook
+		c, err = scanCustomer(tx.db.keys, tx.row(ctx, q, tenantID, id).Scan) // see relook
 	}
 	if err != nil {
 		return nil, wrap("get customer", err)
@@ -117,8 +128,9 @@ const lockColumns = `c.id, c.kind, c.debt, c.purchases_total, c.grp, c.tags, CAS
 // customerByRefFrom is the FROM clause of a lookup by each reference.
 var customerByRefFrom = map[string]string{
 	"id": ` FROM customers c WHERE c.tenant_id = $1 AND c.id = ` + resolvedID + live,
+	// $2 is the blind index of the phone.
 	"phone": ` FROM customers c WHERE c.tenant_id = $1
- AND c.id = (SELECT COALESCE(m.merged_into, m.id) FROM customers m WHERE m.tenant_id = $1 AND m.phone = $2)` + live,
+ AND c.id = (SELECT COALESCE(m.merged_into, m.id) FROM customers m WHERE m.tenant_id = $1 AND m.phone_bidx = $2)` + live,
 	"card": ` FROM cards k
 JOIN customers c ON c.tenant_id = k.tenant_id AND c.id = k.customer_id
 WHERE k.tenant_id = $1 AND k.number = $2 AND k.status = 'active'` + live,
@@ -169,8 +181,11 @@ func (tx *Tx) customerByRef(ctx context.Context, tenantID, by, value string, loc
 		return nil, fmt.Errorf("customer by %q: unknown reference", by)
 	}
 	args := append([]any{tenantID, value, micros(tx.now)}, extraArgs...)
-	if by == "card" {
+	switch by {
+	case "card":
 		from, args = cardRefFrom(value, args)
+	case "phone":
+		args[1] = tx.db.keys.Index(idxPhone, tenantID, value)
 	}
 	q := `SELECT ` + columns + extraSQL + from
 	skipLocked := lock && tx.b != nil && tx.isPG()
@@ -217,8 +232,8 @@ func (tx *Tx) customerByRef(ctx context.Context, tenantID, by, value string, loc
 // CustomerIDByPhone finds a customer by E.164 phone.
 func (tx *Tx) CustomerIDByPhone(ctx context.Context, tenantID, phone string) (string, error) {
 	var id string
-	err := tx.row(ctx, `SELECT COALESCE(merged_into, id) FROM customers WHERE tenant_id = $1 AND phone = $2 AND deleted_at IS NULL`,
-		tenantID, phone).Scan(&id)
+	err := tx.row(ctx, `SELECT COALESCE(merged_into, id) FROM customers WHERE tenant_id = $1 AND phone_bidx = $2 AND deleted_at IS NULL`,
+		tenantID, tx.db.keys.Index(idxPhone, tenantID, phone)).Scan(&id)
 	return id, wrap("customer by phone", err)
 }
 
@@ -231,19 +246,29 @@ func (tx *Tx) CustomerIDByCard(ctx context.Context, tenantID, number string) (st
 
 const updateCustomerSQL = `UPDATE customers SET phone = $3, extra_phone = $4, email = $5, first_name = $6,
  last_name = $7, middle_name = $8, birth_date = $9, gender = $10, ad_consent = $11, ad_consent_at = $12,
- ad_consent_via = $13, grp = $14, tags = $15, updated_at = $16, birth_md = $17
+ ad_consent_via = $13, grp = $14, tags = $15, updated_at = $16, birth_md = $17, phone_bidx = $18, email_bidx = $19,
+ pii_key = $20
 WHERE tenant_id = $1 AND id = $2`
 
-// UpdateCustomer writes the profile fields.
+// UpdateCustomer writes the profile fields (sealed) and search terms.
 func (tx *Tx) UpdateCustomer(ctx context.Context, c *kopilka.Customer) error {
 	c.UpdatedAt = tx.now
 	tags, err := json.Marshal(nonNil(c.Tags))
 	if err != nil {
 		return err
 	}
-	return wrap("update customer", affected(tx.exec(ctx, updateCustomerSQL, c.TenantID, c.ID, nullString(c.Phone),
-		c.ExtraPhone, c.Email, c.FirstName, c.LastName, c.MiddleName, c.BirthDate, c.Gender, boolInt(c.AdConsent),
-		nullMicros(c.AdConsentAt), c.AdConsentVia, c.Group, string(tags), micros(tx.now), birthMD(c.BirthDate))))
+	old, err := tx.storedTerms(ctx, c.TenantID, c.ID)
+	if err != nil {
+		return err
+	}
+	s := sealCustomer(tx.db.keys, c)
+	err = affected(tx.exec(ctx, updateCustomerSQL, c.TenantID, c.ID, s.phone,
+		s.extraPhone, s.email, s.firstName, s.lastName, s.middleName, s.birthDate, c.Gender, boolInt(c.AdConsent),
+		nullMicros(c.AdConsentAt), c.AdConsentVia, c.Group, string(tags), micros(tx.now), s.birthMD, s.phoneIdx, s.emailIdx, s.key))
+	if err != nil {
+		return wrap("update customer", err)
+	}
+	return tx.setTerms(ctx, c, old)
 }
 
 const setCustomerBalancesSQL = `UPDATE customers SET debt = $3, purchases_total = $4 WHERE tenant_id = $1 AND id = $2`
@@ -253,20 +278,22 @@ func (tx *Tx) SetCustomerBalances(ctx context.Context, tenantID, id string, debt
 	return wrap("set customer balances", affected(tx.exec(ctx, setCustomerBalancesSQL, tenantID, id, debt, purchasesTotal)))
 }
 
-const addCustomerChangeSQL = `INSERT INTO customer_changes (tenant_id, customer_id, field, old_value, new_value, actor, changed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)`
+const addCustomerChangeSQL = `INSERT INTO customer_changes (tenant_id, customer_id, field, old_value, new_value, actor, changed_at, pii_key)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 
-// AddCustomerChanges appends to a customer's history.
+// AddCustomerChanges appends to a customer's history; the values of
+// personal fields are sealed.
 func (tx *Tx) AddCustomerChanges(ctx context.Context, tenantID string, ch []kopilka.CustomerChange) error {
 	for _, c := range ch {
-		if _, err := tx.exec(ctx, addCustomerChangeSQL, tenantID, c.CustomerID, c.Field, c.OldValue, c.NewValue, c.Actor, micros(tx.now)); err != nil {
+		o, n := sealChange(tx.db.keys, tenantID, c)
+		if _, err := tx.exec(ctx, addCustomerChangeSQL, tenantID, c.CustomerID, c.Field, o, n, c.Actor, micros(tx.now), tx.db.keys.Current()); err != nil {
 			return wrap("add customer change", err)
 		}
 	}
 	return nil
 }
 
-const listCustomerChangesSQL = `SELECT id, customer_id, field, old_value, new_value, actor, changed_at FROM customer_changes
+const listCustomerChangesSQL = `SELECT id, customer_id, field, old_value, new_value, actor, changed_at, pii_key FROM customer_changes
 WHERE tenant_id = $1 AND customer_id = $2 AND id < $3 ORDER BY id DESC LIMIT $4`
 
 // ListCustomerChanges pages a customer's history newest first; before is
@@ -284,7 +311,11 @@ func (tx *Tx) ListCustomerChanges(ctx context.Context, tenantID, customerID stri
 	for rows.Next() {
 		var c kopilka.CustomerChange
 		var at int64
-		if err := rows.Scan(&c.ID, &c.CustomerID, &c.Field, &c.OldValue, &c.NewValue, &c.Actor, &at); err != nil {
+		var key string
+		if err := rows.Scan(&c.ID, &c.CustomerID, &c.Field, &c.OldValue, &c.NewValue, &c.Actor, &at, &key); err != nil {
+			return nil, err
+		}
+		if err := openChange(tx.db.keys, tenantID, key, &c); err != nil {
 			return nil, err
 		}
 		c.ChangedAt = fromMicros(at)

@@ -28,6 +28,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
+	"github.com/kopilka/kopilka/internal/pii"
 	"github.com/kopilka/kopilka/internal/storage"
 )
 
@@ -54,6 +55,10 @@ type Options struct {
 	Clock func() time.Time
 	// Logger receives migration and retry notes; nil discards them.
 	Logger *slog.Logger
+	// Keys seal customers' personal data at rest and make its blind
+	// indexes (RELIABILITY S11); required. The database refuses a ring
+	// whose index key is not the one it was created with.
+	Keys *pii.Ring
 	// SkipDurabilityCheck lets tests open a database whose fsync settings
 	// would refuse a server start. Never set it in production.
 	SkipDurabilityCheck bool
@@ -62,6 +67,7 @@ type Options struct {
 // DB is a storage.DB over SQLite or PostgreSQL.
 type DB struct {
 	d      dialect
+	keys   *pii.Ring
 	w      *sql.DB // writer pool (one connection on SQLite)
 	r      *sql.DB // reader pool
 	clock  func() time.Time
@@ -109,7 +115,10 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if opts.CommitDelay == 0 {
 		opts.CommitDelay = 500 * time.Microsecond
 	}
-	db := &DB{clock: opts.Clock, log: opts.Logger, opts: opts}
+	if opts.Keys == nil {
+		return nil, errors.New("no personal-data key ring (Options.Keys)")
+	}
+	db := &DB{clock: opts.Clock, log: opts.Logger, opts: opts, keys: opts.Keys}
 	var err error
 	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
 		err = db.openPostgres(url)
@@ -123,6 +132,10 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		db.closePools()
 		return nil, err
 	}
+	if err := db.checkKeys(ctx); err != nil {
+		db.closePools()
+		return nil, err
+	}
 	if !opts.SkipDurabilityCheck {
 		if err := db.d.checkDurability(ctx, db.w); err != nil {
 			db.closePools()
@@ -130,6 +143,10 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		}
 	}
 	db.start()
+	if err := db.sealLegacy(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("seal personal data written before sealing: %w", err)
+	}
 	return db, nil
 }
 

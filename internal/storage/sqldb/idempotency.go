@@ -2,6 +2,7 @@ package sqldb
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/kopilka/kopilka/internal/storage"
@@ -17,20 +18,28 @@ WHERE tenant_id = $1 AND scope = $2 AND key = $3`, tenantID, scope, key).Scan(&r
 		return nil, wrap("get idempotency", err)
 	}
 	r.CreatedAt = fromMicros(created)
+	if r.Body, err = openBlob(tx.db.keys, r.Body, tenantID, scope+"\x00"+key, "idempotency"); err != nil {
+		return nil, fmt.Errorf("stored answer of %s: %w", scope, err)
+	}
 	return r, nil
 }
 
-// PutIdempotency stores an answer; ErrConflict when the key is taken.
-// Inside a group commit the answer is gathered with the write it answers
-// (a taken key then fails the batch, whose writes all run again alone).
+// PutIdempotency stores an answer (sealed: it may hold personal data);
+// ErrConflict when the key is taken. Inside a group commit the answer is
+// gathered with the write it answers (a taken key then fails the batch,
+// whose writes all run again alone).
 func (tx *Tx) PutIdempotency(ctx context.Context, r *storage.Idempotency) error {
 	if tx.b != nil {
-		tx.b.own.addIdempotency(tx.now, r)
+		sealed := *r
+		sealed.Body = sealBlob(tx.db.keys, r.Body, r.TenantID, r.Scope+"\x00"+r.Key, "idempotency")
+		tx.b.own.addIdempotency(tx.now, &sealed)
+		r.CreatedAt = tx.now
 		return nil
 	}
 	r.CreatedAt = tx.now
 	_, err := tx.exec(ctx, `INSERT INTO idempotency (tenant_id, scope, key, request_hash, status, body, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.TenantID, r.Scope, r.Key, r.RequestHash, r.Status, r.Body, micros(tx.now))
+VALUES ($1, $2, $3, $4, $5, $6, $7)`, r.TenantID, r.Scope, r.Key, r.RequestHash, r.Status,
+		sealBlob(tx.db.keys, r.Body, r.TenantID, r.Scope+"\x00"+r.Key, "idempotency"), micros(tx.now))
 	return wrap("put idempotency", err)
 }
 

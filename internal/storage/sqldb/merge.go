@@ -73,7 +73,7 @@ const personalFields = `('phone', 'extra_phone', 'email', 'first_name', 'last_na
 // eraseSQL erases customer $2 (and the customers merged into it); the
 // first statement, the only one with the time ($3), must touch its row.
 var eraseSQL = []string{
-	`UPDATE customers SET phone = NULL, extra_phone = '', email = '', first_name = '', last_name = '', middle_name = '',
+	`UPDATE customers SET phone = NULL, phone_bidx = NULL, email_bidx = '', extra_phone = '', email = '', first_name = '', last_name = '', middle_name = '',
  birth_date = '', birth_md = '', gender = '', ad_consent = 0, ad_consent_at = NULL, ad_consent_via = '', tags = '[]',
  deleted_at = COALESCE(deleted_at, $3), updated_at = $3
  WHERE tenant_id = $1 AND (id = $2 OR merged_into = $2)`,
@@ -82,6 +82,8 @@ var eraseSQL = []string{
 	`DELETE FROM customer_external_ids WHERE tenant_id = $1
  AND customer_id IN (SELECT id FROM customers WHERE tenant_id = $1 AND (id = $2 OR merged_into = $2))`,
 	`UPDATE cards SET status = 'blocked' WHERE tenant_id = $1 AND customer_id = $2 AND status = 'active'`,
+	`DELETE FROM customer_terms WHERE tenant_id = $1
+ AND customer_id IN (SELECT id FROM customers WHERE tenant_id = $1 AND (id = $2 OR merged_into = $2))`,
 }
 
 // EraseCustomer erases a customer's personal data and marks it deleted.

@@ -144,8 +144,8 @@ WHERE schemaname = current_schema() AND indexname NOT LIKE '%_pkey' AND tablenam
 // same tables, columns and indexes.
 func TestMigrationsSameSchema(t *testing.T) {
 	t.Parallel()
-	pg := schema(t, storagetest.Open(t, "postgres", sqldb.Options{}))
-	lite := schema(t, storagetest.Open(t, "sqlite", sqldb.Options{}))
+	pg := schema(t, storagetest.Open(t, "postgres", sqldb.Options{Keys: storagetest.Keys()}))
+	lite := schema(t, storagetest.Open(t, "sqlite", sqldb.Options{Keys: storagetest.Keys()}))
 	if len(lite) < 10 {
 		t.Fatalf("sqlite schema = %v, want the core tables", lite)
 	}
@@ -165,7 +165,7 @@ func TestMigrationsReopen(t *testing.T) {
 			u := storagetest.URL(t, dialect)
 			id := kopilka.NewID("ten")
 			for i := range 2 {
-				db, err := sqldb.Open(ctx, u, sqldb.Options{})
+				db, err := sqldb.Open(ctx, u, sqldb.Options{Keys: storagetest.Keys()})
 				if err != nil {
 					t.Fatalf("Open #%d: %v", i+1, err)
 				}

@@ -76,11 +76,11 @@ func (tx *Tx) GrantBonus(ctx context.Context, tenantID, customerID, kind, period
 // BirthdayCustomers lists a tenant's customers born on one of monthDays
 // ("MM-DD", one or two) who have no grant of the kind for the period yet.
 func (tx *Tx) BirthdayCustomers(ctx context.Context, tenantID string, monthDays []string, kind, period string, limit int) ([]storage.TenantCustomer, error) {
-	md := func(i int) string {
+	md := func(i int) string { // birth_md holds the blind index of "MM-DD"
 		if i < len(monthDays) {
-			return monthDays[i]
+			return tx.db.keys.Index(idxMD, tenantID, monthDays[i])
 		}
-		return monthDays[0]
+		return tx.db.keys.Index(idxMD, tenantID, monthDays[0])
 	}
 	rows, err := tx.query(ctx, `SELECT c.tenant_id, c.id FROM customers c WHERE c.tenant_id = $1 AND c.birth_md IN ($2, $3)`+live+`
  AND NOT EXISTS (SELECT 1 FROM bonus_grants g WHERE g.tenant_id = c.tenant_id AND g.customer_id = c.id AND g.kind = $4 AND g.period = $5)

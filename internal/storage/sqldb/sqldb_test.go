@@ -293,18 +293,18 @@ func TestDurabilityGuardPostgres(t *testing.T) {
 		t.Errorf("CheckDurability(synchronous_commit=off) = nil, want an error")
 	}
 
-	if db, err := sqldb.Open(ctx, bad, sqldb.Options{}); err == nil {
+	if db, err := sqldb.Open(ctx, bad, sqldb.Options{Keys: storagetest.Keys()}); err == nil {
 		db.Close()
 		t.Errorf("Open(URL with synchronous_commit=off) = nil error, want a refusal")
 	}
 	// The refusal came from the guard: skipping it, the same URL opens.
-	db, err := sqldb.Open(ctx, bad, sqldb.Options{SkipDurabilityCheck: true})
+	db, err := sqldb.Open(ctx, bad, sqldb.Options{SkipDurabilityCheck: true, Keys: storagetest.Keys()})
 	if err != nil {
 		t.Fatalf("Open(URL with synchronous_commit=off, SkipDurabilityCheck) = %v, want nil", err)
 	}
 	db.Close()
 	// Positive control: the plain URL passes the guard.
-	db, err = sqldb.Open(ctx, good, sqldb.Options{})
+	db, err = sqldb.Open(ctx, good, sqldb.Options{Keys: storagetest.Keys()})
 	if err != nil {
 		t.Fatalf("Open(durable URL) = %v, want nil", err)
 	}
@@ -345,7 +345,7 @@ func TestDurabilityGuardSQLite(t *testing.T) {
 	}
 	t.Run("Open", func(t *testing.T) {
 		t.Parallel()
-		db := storagetest.Open(t, "sqlite", sqldb.Options{})
+		db := storagetest.Open(t, "sqlite", sqldb.Options{Keys: storagetest.Keys()})
 		if err := sqldb.CheckDurability(ctx, "sqlite", sqldb.Writer(db)); err != nil {
 			t.Errorf("CheckDurability(writer pool of Open) = %v, want nil", err)
 		}
@@ -360,7 +360,7 @@ func TestClosed(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			db := storagetest.Open(t, dialect, sqldb.Options{})
+			db := storagetest.Open(t, dialect, sqldb.Options{Keys: storagetest.Keys()})
 			if got := db.Dialect(); got != dialect {
 				t.Errorf("Dialect() = %q, want %q", got, dialect)
 			}

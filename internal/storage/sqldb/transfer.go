@@ -266,6 +266,7 @@ func (tx *Tx) ImportLookup(ctx context.Context, tenantID, integration string, k 
 		Phones: map[string]string{}, Cards: map[string]string{}}
 	b := tx.binder()
 	var parts []string
+	phoneOf := make(map[string]string, len(k.Phones))
 	if len(k.ExternalIDs) > 0 {
 		parts = append(parts, b.probe("'e', %s, customer_id", "customer_external_ids", "external_id",
 			"tenant_id = "+b.arg(tenantID)+" AND integration = "+b.arg(integration), k.ExternalIDs))
@@ -274,7 +275,13 @@ func (tx *Tx) ImportLookup(ctx context.Context, tenantID, integration string, k 
 		parts = append(parts, b.probe("'i', %s, %s", "customers", "id", "tenant_id = "+b.arg(tenantID), k.IDs))
 	}
 	if len(k.Phones) > 0 {
-		parts = append(parts, b.probe("'p', %s, id", "customers", "phone", "tenant_id = "+b.arg(tenantID), k.Phones))
+		// By the phones' blind indexes, mapped back to the phones below.
+		idx := make([]string, len(k.Phones))
+		for i, p := range k.Phones {
+			idx[i] = tx.db.keys.Index(idxPhone, tenantID, p)
+			phoneOf[idx[i]] = p
+		}
+		parts = append(parts, b.probe("'p', %s, id", "customers", "phone_bidx", "tenant_id = "+b.arg(tenantID), idx))
 	}
 	if len(k.Cards) > 0 {
 		parts = append(parts, b.probe("'c', %s, customer_id", "cards", "number", "tenant_id = "+b.arg(tenantID), k.Cards))
@@ -298,7 +305,7 @@ func (tx *Tx) ImportLookup(ctx context.Context, tenantID, integration string, k 
 		case "i":
 			m.IDs[key] = id
 		case "p":
-			m.Phones[key] = id
+			m.Phones[phoneOf[key]] = id
 		case "c":
 			m.Cards[key] = id
 		}
@@ -422,7 +429,7 @@ func (tx *Tx) transferCustomers(ctx context.Context, integration, q string, args
 	var out []storage.TransferCustomer
 	for rows.Next() {
 		var spendable, pending, held int64
-		c, err := scanCustomer(func(dest ...any) error { return rows.Scan(append(dest, &spendable, &pending, &held)...) })
+		c, err := scanCustomer(tx.db.keys, func(dest ...any) error { return rows.Scan(append(dest, &spendable, &pending, &held)...) })
 		if err != nil {
 			return nil, wrap("transfer customers", err)
 		}
@@ -487,16 +494,18 @@ func (tx *Tx) transferExtras(ctx context.Context, integration string, cs []stora
 
 const (
 	customerInsertCols = `tenant_id, id, kind, phone, extra_phone, email, first_name, last_name, middle_name, birth_date,
- gender, ad_consent, ad_consent_at, ad_consent_via, grp, tags, purchases_total, debt, created_at, updated_at, birth_md`
+ gender, ad_consent, ad_consent_at, ad_consent_via, grp, tags, purchases_total, debt, created_at, updated_at, birth_md,
+ phone_bidx, email_bidx, pii_key`
 	cardInsertCols       = `tenant_id, number, customer_id, kind, status, created_at`
 	externalIDInsertCols = `tenant_id, integration, external_id, customer_id, created_at`
-	changeInsertCols     = `tenant_id, customer_id, field, old_value, new_value, actor, changed_at`
+	changeInsertCols     = `tenant_id, customer_id, field, old_value, new_value, actor, changed_at, pii_key`
 )
 
 // WriteImport writes a chunk of an import, one multi-row INSERT per table.
 func (tx *Tx) WriteImport(ctx context.Context, tenantID string, w *storage.ImportWrites) error {
 	now := micros(tx.now)
-	var customers, cards, exts, ops, posts, lots, changes [][]any
+	var customers, cards, exts, ops, posts, lots, changes, terms [][]any
+	keys := tx.db.keys
 	addCard := func(k *kopilka.Card) {
 		k.CreatedAt = tx.now
 		if k.Kind == "" {
@@ -513,9 +522,11 @@ func (tx *Tx) WriteImport(ctx context.Context, tenantID string, w *storage.Impor
 		if err != nil {
 			return err
 		}
-		customers = append(customers, []any{tenantID, c.ID, string(c.Kind), nullString(c.Phone), c.ExtraPhone, c.Email,
-			c.FirstName, c.LastName, c.MiddleName, c.BirthDate, c.Gender, boolInt(c.AdConsent), nullMicros(c.AdConsentAt),
-			c.AdConsentVia, c.Group, string(tags), c.PurchasesTotal, c.Debt, now, now, birthMD(c.BirthDate)})
+		s := sealCustomer(keys, c)
+		customers = append(customers, []any{tenantID, c.ID, string(c.Kind), s.phone, s.extraPhone, s.email,
+			s.firstName, s.lastName, s.middleName, s.birthDate, c.Gender, boolInt(c.AdConsent), nullMicros(c.AdConsentAt),
+			c.AdConsentVia, c.Group, string(tags), c.PurchasesTotal, c.Debt, now, now, s.birthMD, s.phoneIdx, s.emailIdx, s.key})
+		terms = append(terms, termRows(keys, c)...)
 		for i := range c.Cards {
 			c.Cards[i].CustomerID = c.ID
 			addCard(&c.Cards[i])
@@ -545,7 +556,8 @@ func (tx *Tx) WriteImport(ctx context.Context, tenantID string, w *storage.Impor
 			micros(l.ActivatesAt), nullMicros(l.ExpiresAt), now})
 	}
 	for _, ch := range w.Changes {
-		changes = append(changes, []any{tenantID, ch.CustomerID, ch.Field, ch.OldValue, ch.NewValue, ch.Actor, now})
+		o, n := sealChange(keys, tenantID, ch)
+		changes = append(changes, []any{tenantID, ch.CustomerID, ch.Field, o, n, ch.Actor, now, keys.Current()})
 	}
 	for _, ins := range []struct {
 		table, cols string
@@ -558,6 +570,7 @@ func (tx *Tx) WriteImport(ctx context.Context, tenantID string, w *storage.Impor
 		{"postings", postingTable.columns(), posts},
 		{"lots", lotTable.columns(), lots},
 		{"customer_changes", changeInsertCols, changes},
+		{"customer_terms", termCols, terms},
 	} {
 		if err := tx.insertRows(ctx, ins.table, ins.cols, ins.rows); err != nil {
 			return fmt.Errorf("write import: %w", err)
@@ -629,19 +642,21 @@ WHERE tenant_id = $1 AND id = $2 AND status IN ('queued', 'running')`
 	getImportJobSQL = `SELECT ` + importJobCols + ` FROM import_jobs WHERE tenant_id = $1 AND id = $2`
 )
 
-func jobErrors(j *storage.ImportJob) (string, error) {
+// jobErrors is a job's row errors as stored: sealed, for their messages
+// quote the file's cells (phones, e-mails).
+func (tx *Tx) jobErrors(j *storage.ImportJob) (string, error) {
 	errs := j.Errors
 	if errs == nil {
 		errs = []storage.RowError{}
 	}
 	b, err := json.Marshal(errs)
-	return string(b), err
+	return string(sealBlob(tx.db.keys, b, j.TenantID, j.ID, "import errors")), err
 }
 
 // CreateImportJob stores a new import job.
 func (tx *Tx) CreateImportJob(ctx context.Context, j *storage.ImportJob) error {
 	j.CreatedAt, j.UpdatedAt = tx.now, tx.now
-	errs, err := jobErrors(j)
+	errs, err := tx.jobErrors(j)
 	if err != nil {
 		return err
 	}
@@ -653,7 +668,7 @@ func (tx *Tx) CreateImportJob(ctx context.Context, j *storage.ImportJob) error {
 
 // UpdateImportJob writes a running job's state.
 func (tx *Tx) UpdateImportJob(ctx context.Context, j *storage.ImportJob) error {
-	errs, err := jobErrors(j)
+	errs, err := tx.jobErrors(j)
 	if err != nil {
 		return err
 	}
@@ -685,7 +700,11 @@ func (tx *Tx) GetImportJob(ctx context.Context, tenantID, id string) (*storage.I
 	}
 	j.DryRun, j.SkipBadRows = dry != 0, skip != 0
 	j.CreatedAt, j.UpdatedAt, j.FinishedAt = fromMicros(created), fromMicros(updated), fromNullMicros(finished)
-	if err := json.Unmarshal([]byte(errs), &j.Errors); err != nil {
+	b, err := openBlob(tx.db.keys, []byte(errs), tenantID, id, "import errors")
+	if err != nil {
+		return nil, fmt.Errorf("import job %s errors: %w", id, err)
+	}
+	if err := json.Unmarshal(b, &j.Errors); err != nil {
 		return nil, wrap("import job errors", err)
 	}
 	return j, nil

@@ -7,6 +7,7 @@ package storagetest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver for schema set-up
 
+	"github.com/kopilka/kopilka/internal/pii"
 	"github.com/kopilka/kopilka/internal/storage/sqldb"
 )
 
@@ -81,10 +83,32 @@ func PostgresURL(t testing.TB) string {
 	return u.String()
 }
 
+// Keys is the personal-data key ring of tests: fixed keys, so that a test
+// may reopen its database. Never use it outside tests.
+func Keys() *pii.Ring {
+	data := sha256.Sum256([]byte("kopilka test data key"))
+	index := sha256.Sum256([]byte("kopilka test index key"))
+	r, err := pii.New("ktest", map[string][]byte{"ktest": data[:]}, index[:])
+	if err != nil {
+		panic(err) // fixed, valid sizes
+	}
+	return r
+}
+
+// KeyFile writes Keys() as a key file in dir and returns its path, for
+// tests that run the program (which reads --pii-keys / KOPILKA_PII_KEYS).
+func KeyFile(dir string) (string, error) {
+	p := filepath.Join(dir, "kopilka-test.keys")
+	return p, pii.Save(p, Keys())
+}
+
 // Open opens a fresh database of the dialect for t and closes it when t
-// ends.
+// ends. Options.Keys defaults to Keys().
 func Open(t testing.TB, dialect string, opts sqldb.Options) *sqldb.DB {
 	t.Helper()
+	if opts.Keys == nil {
+		opts.Keys = Keys()
+	}
 	db, err := sqldb.Open(context.Background(), URL(t, dialect), opts)
 	if err != nil {
 		t.Fatalf("open %s: %v", dialect, err)

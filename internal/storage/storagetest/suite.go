@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.DB) {
 		{"CustomerLock", testCustomerLock},
 		{"CustomerChanges", testCustomerChanges},
 		{"Cards", testCards},
+		{"People", testPeople},
 		{"Program", testProgram},
 		{"Operations", testOperations},
 		{"ListOperations", testListOperations},

@@ -296,7 +296,7 @@ func structSpecs() []structSpec {
 			"instance": {Desc: "The request path."},
 		}},
 	}
-	return append(specs, transferSpecs()...)
+	return append(append(specs, transferSpecs()...), peopleSpecs()...)
 }
 
 func promotionFields(m mode) map[string]Field {
@@ -413,7 +413,7 @@ func extraSchemas() []Property {
 			{"items", &Schema{Type: "array", Description: "All of them.", Items: ref(item)}},
 		}}
 	}
-	return []Property{
+	return append(peopleSchemas(), []Property{
 		{"OperationPage", page("A page of points history.", "Operation")},
 		{"CustomerChangePage", page("A page of profile changes.", "CustomerChange")},
 		{"APIKeyList", list("The tenant's API keys.", "APIKey")},
@@ -426,5 +426,5 @@ func extraSchemas() []Property {
 			{"database", &Schema{Type: "string", Enum: []any{"sqlite", "postgres"}, Description: "The database in use."}},
 		}}},
 		{"OpenAPIDocument", &Schema{Type: "object", Description: "An OpenAPI 3 document: this one."}},
-	}
+	}...)
 }

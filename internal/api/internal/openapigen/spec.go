@@ -53,6 +53,8 @@ func parameters() object {
 		{"OfferID", id("offer", "ofr")},
 		{"APIKeyID", id("API key", "key")},
 		{"ImportID", id("import job", "imp")},
+		{"ConsentKind", object{{"name", "kind"}, {"in", "path"}, {"required", true},
+			{"description", "personal_data or marketing."}, {"schema", &Schema{Type: "string", Enum: []any{"personal_data", "marketing"}}}}},
 		{"CardNumber", object{{"name", "number"}, {"in", "path"}, {"required", true},
 			{"description", "The card number, or what a barcode scanner read from the card: an EAN-13 scan of a number of at most 12 digits (zero-padded on the left) finds the number without its check digit."},
 			{"schema", &Schema{Type: "string"}}}},
@@ -243,6 +245,7 @@ func operations() []op {
 				problem("422", "insufficient_points: the debit is larger than the available balance."),
 				shared("503", "Unavailable")}},
 	}
+	ops = append(ops, peopleOps()...)
 	ops = append(ops, cardOps()...)
 	ops = append(ops, transferOps()...)
 	ops = append(ops, rules("promotion", "Promotions", "prm", "PromotionID")...)

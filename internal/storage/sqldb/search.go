@@ -1,0 +1,100 @@
+package sqldb
+
+import (
+	"context"
+	"strings"
+
+	"github.com/kopilka/kopilka/internal/kopilka"
+	"github.com/kopilka/kopilka/internal/pii"
+	"github.com/kopilka/kopilka/internal/storage"
+)
+
+// SearchCustomers pages a tenant's customers matching s, newest first.
+// Phone, e-mail and name match through their blind indexes.
+func (tx *Tx) SearchCustomers(ctx context.Context, tenantID string, s storage.CustomerSearch) ([]kopilka.Customer, error) {
+	keys := tx.db.keys
+	b := tx.binder()
+	where := []string{"c.tenant_id = " + b.arg(tenantID)}
+	term := func(t string) string {
+		return "EXISTS (SELECT 1 FROM customer_terms t WHERE t.tenant_id = c.tenant_id AND t.term = " + b.arg(t) +
+			" AND t.customer_id = c.id)"
+	}
+	if s.Phone != "" {
+		where = append(where, "c.phone_bidx = "+b.arg(keys.Index(idxPhone, tenantID, s.Phone)))
+	}
+	if s.Email != "" {
+		where = append(where, "c.email_bidx = "+b.arg(keys.Index(idxEmail, tenantID, strings.ToLower(strings.TrimSpace(s.Email)))))
+	}
+	if s.Card != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM cards k WHERE k.tenant_id = c.tenant_id AND k.number = "+b.arg(s.Card)+
+			" AND k.customer_id = c.id)")
+	}
+	if s.Group != "" {
+		where = append(where, "c.grp = "+b.arg(s.Group))
+	}
+	if s.Tag != "" {
+		where = append(where, term(TagTerm(s.Tag)))
+	}
+	if s.Name != "" {
+		toks := pii.NameTokens(s.Name)
+		if len(toks) == 0 {
+			return nil, nil
+		}
+		for _, tok := range toks {
+			where = append(where, term(nameTerm(keys, tenantID, tok)))
+		}
+	}
+	if s.After != nil {
+		at := micros(s.After.CreatedAt)
+		where = append(where, "(c.created_at < "+b.arg(at)+" OR (c.created_at = "+b.arg(at)+" AND c.id < "+b.arg(s.After.ID)+"))")
+	}
+	q := "SELECT " + customerColumns + " FROM customers c WHERE " + strings.Join(where, " AND ") +
+		" ORDER BY c.created_at DESC, c.id DESC LIMIT " + b.arg(s.Limit)
+	rows, err := tx.queryRaw(ctx, q, b.args...)
+	if err != nil {
+		return nil, wrap("search customers", err)
+	}
+	defer rows.Close()
+	out := []kopilka.Customer{}
+	for rows.Next() {
+		c, err := scanCustomer(keys, rows.Scan)
+		if err != nil {
+			return nil, wrap("search customers", err)
+		}
+		c.Cards = []kopilka.Card{}
+		out = append(out, *c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("search customers", err)
+	}
+	rows.Close()
+	return out, tx.fillCards(ctx, tenantID, out)
+}
+
+// fillCards loads the cards of customers of one tenant in one query.
+func (tx *Tx) fillCards(ctx context.Context, tenantID string, cs []kopilka.Customer) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	at := make(map[string]int, len(cs))
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		at[c.ID], ids[i] = i, c.ID
+	}
+	b := tx.binder()
+	rows, err := tx.queryRaw(ctx, b.probe(cardColumns, "cards", "customer_id", "tenant_id = "+b.arg(tenantID), ids)+
+		" ORDER BY 2, 7, 1", b.args...)
+	if err != nil {
+		return wrap("customers' cards", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		k, err := scanCard(rows.Scan)
+		if err != nil {
+			return wrap("customers' cards", err)
+		}
+		c := &cs[at[k.CustomerID]]
+		c.Cards = append(c.Cards, *k)
+	}
+	return wrap("customers' cards", rows.Err())
+}

@@ -1,0 +1,303 @@
+package storagetest
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/kopilka/kopilka/internal/kopilka"
+	"github.com/kopilka/kopilka/internal/storage"
+)
+
+// testPeople holds the cases of customer search, consents and personal
+// data sealed at rest (what the storage must still do with it sealed).
+func testPeople(t *testing.T, db storage.DB) {
+	for _, tc := range []struct {
+		name string
+		test func(t *testing.T, db storage.DB)
+	}{
+		{"PersonalDataRoundTrip", testPersonalDataRoundTrip},
+		{"PhoneUniqueSealed", testPhoneUniqueSealed},
+		{"ImportSealed", testImportSealed},
+		{"Search", testSearch},
+		{"SearchPages", testSearchPages},
+		{"Consents", testConsents},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.test(t, db) })
+	}
+}
+
+func person(tenantID, phone, email, last, first, middle, birth string, tags ...string) *kopilka.Customer {
+	if tags == nil {
+		tags = []string{}
+	}
+	return &kopilka.Customer{ID: kopilka.NewID("cus"), TenantID: tenantID, Kind: kopilka.Individual, Phone: phone,
+		Email: email, LastName: last, FirstName: first, MiddleName: middle, BirthDate: birth, Tags: tags}
+}
+
+func testPersonalDataRoundTrip(t *testing.T, db storage.DB) {
+	ctx := t.Context()
+	ten := newTenant(t, db)
+	c := person(ten, "+79161230001", "Anna.P@Example.com", "Петрова-Водкина", "Анна", "Ильинична", "1990-05-17", "vip")
+	c.ExtraPhone = "+79161230009"
+	mustWrite(t, db, func(tx storage.Tx) error { return tx.CreateCustomer(ctx, c) })
+	mustRead(t, db, func(tx storage.Tx) error {
+		got, err := tx.GetCustomer(ctx, ten, c.ID, false)
+		if err != nil {
+			return err
+		}
+		diff(t, "GetCustomer personal fields", []string{c.Phone, c.ExtraPhone, c.Email, c.LastName, c.FirstName, c.MiddleName, c.BirthDate},
+			[]string{got.Phone, got.ExtraPhone, got.Email, got.LastName, got.FirstName, got.MiddleName, got.BirthDate})
+		if id, err := tx.CustomerIDByPhone(ctx, ten, c.Phone); err != nil || id != c.ID {
+			t.Errorf("CustomerIDByPhone = %q, %v; want %s", id, err, c.ID)
+		}
+		if ref, err := tx.CustomerByRef(ctx, ten, "phone", c.Phone, false); err != nil || ref.ID != c.ID {
+			t.Errorf("CustomerByRef(phone) = %v, %v; want %s", ref, err, c.ID)
+		}
+		_, err = tx.CustomerIDByPhone(ctx, newTenantID(), c.Phone)
+		checkErr(t, "CustomerIDByPhone in another tenant", err, storage.ErrNotFound)
+		ex, err := tx.ExportCustomers(ctx, ten, storage.DefaultIntegration, "", 10)
+		if err != nil || len(ex) != 1 || ex[0].Email != c.Email || ex[0].LastName != c.LastName {
+			t.Errorf("ExportCustomers = %+v, %v; want the customer opened", ex, err)
+		}
+		return nil
+	})
+	c.Email, c.Phone = "new@example.com", "+79161230002"
+	mustWrite(t, db, func(tx storage.Tx) error {
+		if err := tx.UpdateCustomer(ctx, c); err != nil {
+			return err
+		}
+		return tx.AddCustomerChanges(ctx, ten, []kopilka.CustomerChange{
+			{CustomerID: c.ID, Field: "email", OldValue: "Anna.P@Example.com", NewValue: c.Email, Actor: "a"},
+			{CustomerID: c.ID, Field: "group", OldValue: "", NewValue: "gold", Actor: "a"}})
+	})
+	mustRead(t, db, func(tx storage.Tx) error {
+		if _, err := tx.CustomerIDByPhone(ctx, ten, "+79161230001"); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("CustomerIDByPhone(old phone) = %v, want ErrNotFound", err)
+		}
+		if id, err := tx.CustomerIDByPhone(ctx, ten, c.Phone); err != nil || id != c.ID {
+			t.Errorf("CustomerIDByPhone(new phone) = %q, %v", id, err)
+		}
+		ch, err := tx.ListCustomerChanges(ctx, ten, c.ID, 0, 10)
+		if err != nil || len(ch) != 2 {
+			t.Fatalf("ListCustomerChanges = %v, %v", ch, err)
+		}
+		diff(t, "history values", []string{"gold", "new@example.com", "Anna.P@Example.com"},
+			[]string{ch[0].NewValue, ch[1].NewValue, ch[1].OldValue})
+		return nil
+	})
+}
+
+func newTenantID() string { return kopilka.NewID("ten") }
+
+func testPhoneUniqueSealed(t *testing.T, db storage.DB) {
+	ctx := t.Context()
+	ten := newTenant(t, db)
+	a := newCustomer(t, db, ten, "+79161230101")
+	b := newCustomer(t, db, ten, "+79161230102")
+	err := db.Write(ctx, func(tx storage.Tx) error { return tx.CreateCustomer(ctx, person(ten, a.Phone, "", "", "", "", "")) })
+	checkErr(t, "CreateCustomer(taken phone)", err, storage.ErrConflict)
+	b.Phone = a.Phone
+	err = db.Write(ctx, func(tx storage.Tx) error { return tx.UpdateCustomer(ctx, b) })
+	checkErr(t, "UpdateCustomer(taken phone)", err, storage.ErrConflict)
+	// The same phone in another tenant is another customer.
+	other := newTenant(t, db)
+	newCustomer(t, db, other, a.Phone)
+	// Customers without a phone never collide.
+	newCustomer(t, db, ten, "")
+	newCustomer(t, db, ten, "")
+}
+
+func testImportSealed(t *testing.T, db storage.DB) {
+	ctx := t.Context()
+	ten := newTenant(t, db)
+	c := person(ten, "+79161230201", "imp@example.com", "Ёлкина", "Вера", "", "1985-12-31", "Import")
+	mustWrite(t, db, func(tx storage.Tx) error {
+		return tx.WriteImport(ctx, ten, &storage.ImportWrites{Customers: []*kopilka.Customer{c},
+			Changes: []kopilka.CustomerChange{{CustomerID: c.ID, Field: "phone", NewValue: c.Phone, Actor: "import"}}})
+	})
+	mustRead(t, db, func(tx storage.Tx) error {
+		m, err := tx.ImportLookup(ctx, ten, storage.DefaultIntegration, storage.ImportKeys{Phones: []string{c.Phone, "+79161230299"}})
+		if err != nil {
+			return err
+		}
+		diff(t, "ImportLookup phones", map[string]string{c.Phone: c.ID}, m.Phones)
+		got, err := tx.TransferCustomers(ctx, ten, storage.DefaultIntegration, []string{c.ID}, false)
+		if err != nil || len(got) != 1 || got[0].Phone != c.Phone || got[0].BirthDate != c.BirthDate {
+			t.Errorf("TransferCustomers = %+v, %v; want the imported data opened", got, err)
+		}
+		ch, err := tx.ListCustomerChanges(ctx, ten, c.ID, 0, 10)
+		if err != nil || len(ch) != 1 || ch[0].NewValue != c.Phone {
+			t.Errorf("ListCustomerChanges(imported) = %+v, %v", ch, err)
+		}
+		found, err := tx.SearchCustomers(ctx, ten, storage.CustomerSearch{Name: "елкина", Tag: "import", Limit: 10})
+		if err != nil || len(found) != 1 || found[0].ID != c.ID {
+			t.Errorf("SearchCustomers(imported name and tag) = %v, %v; want the customer", ids(found), err)
+		}
+		bd, err := tx.BirthdayCustomers(ctx, ten, []string{"12-31"}, "birthday", "2026", 10)
+		if err != nil || len(bd) != 1 {
+			t.Errorf("BirthdayCustomers(12-31) = %v, %v; want the imported customer", bd, err)
+		}
+		return nil
+	})
+}
+
+func ids(cs []kopilka.Customer) []string {
+	out := []string{}
+	for _, c := range cs {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
+func testSearch(t *testing.T, db storage.DB) {
+	ctx := t.Context()
+	ten := newTenant(t, db)
+	anna := person(ten, "+79161230301", "Anna@Example.com", "Петрова", "Анна", "Сергеевна", "", "VIP", "new")
+	anna.Group = "gold"
+	anna.Cards = []kopilka.Card{{Number: "S-0001"}}
+	petr := person(ten, "+79161230302", "petr@example.com", "Петров", "Пётр", "", "", "vip")
+	vera := person(ten, "", "", "Петрова", "Вера", "", "")
+	vera.Group = "gold"
+	for _, c := range []*kopilka.Customer{anna, petr, vera} {
+		mustWrite(t, db, func(tx storage.Tx) error { return tx.CreateCustomer(ctx, c) })
+	}
+	// The same name and tag in another tenant never show.
+	o := newTenant(t, db)
+	mustWrite(t, db, func(tx storage.Tx) error {
+		return tx.CreateCustomer(ctx, person(o, "+79161230301", "anna@example.com", "Петрова", "Анна", "", "", "vip"))
+	})
+	for _, tt := range []struct {
+		name string
+		s    storage.CustomerSearch
+		want []string
+	}{
+		{"All", storage.CustomerSearch{}, []string{vera.ID, petr.ID, anna.ID}},
+		{"Phone", storage.CustomerSearch{Phone: "+79161230302"}, []string{petr.ID}},
+		{"EmailAnyCase", storage.CustomerSearch{Email: "ANNA@example.COM"}, []string{anna.ID}},
+		{"Card", storage.CustomerSearch{Card: "S-0001"}, []string{anna.ID}},
+		{"LastName", storage.CustomerSearch{Name: "петрова"}, []string{vera.ID, anna.ID}},
+		{"YoAsYe", storage.CustomerSearch{Name: "Петр"}, []string{petr.ID}},
+		{"FullName", storage.CustomerSearch{Name: "Анна Петрова"}, []string{anna.ID}},
+		{"MiddleName", storage.CustomerSearch{Name: "СЕРГЕЕВНА"}, []string{anna.ID}},
+		{"NoPrefix", storage.CustomerSearch{Name: "Пет"}, []string{}},
+		{"TagAnyCase", storage.CustomerSearch{Tag: "vip"}, []string{petr.ID, anna.ID}},
+		{"Group", storage.CustomerSearch{Group: "gold"}, []string{vera.ID, anna.ID}},
+		{"And", storage.CustomerSearch{Group: "gold", Tag: "VIP"}, []string{anna.ID}},
+		{"NameAndPhone", storage.CustomerSearch{Name: "Петрова", Phone: "+79161230302"}, []string{}},
+		{"Nobody", storage.CustomerSearch{Phone: "+79160000000"}, []string{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.s.Limit = 10
+			mustRead(t, db, func(tx storage.Tx) error {
+				got, err := tx.SearchCustomers(ctx, ten, tt.s)
+				if err != nil {
+					return err
+				}
+				diff(t, "SearchCustomers", tt.want, ids(got))
+				for _, c := range got {
+					if c.ID == anna.ID && (len(c.Cards) != 1 || c.Cards[0].Number != "S-0001" || c.FirstName != "Анна") {
+						t.Errorf("SearchCustomers: anna = %+v, want her name and card", c)
+					}
+				}
+				return nil
+			})
+		})
+	}
+	// A changed name and tags change what finds the customer.
+	vera.LastName, vera.Tags = "Смирнова", []string{"Late"}
+	mustWrite(t, db, func(tx storage.Tx) error { return tx.UpdateCustomer(ctx, vera) })
+	mustRead(t, db, func(tx storage.Tx) error {
+		for _, tt := range []struct {
+			s    storage.CustomerSearch
+			want []string
+		}{
+			{storage.CustomerSearch{Name: "Петрова", Limit: 10}, []string{anna.ID}},
+			{storage.CustomerSearch{Name: "смирнова вера", Limit: 10}, []string{vera.ID}},
+			{storage.CustomerSearch{Tag: "late", Limit: 10}, []string{vera.ID}},
+		} {
+			got, err := tx.SearchCustomers(ctx, ten, tt.s)
+			if err != nil {
+				return err
+			}
+			diff(t, fmt.Sprintf("SearchCustomers(%+v) after a change", tt.s), tt.want, ids(got))
+		}
+		return nil
+	})
+}
+
+func testSearchPages(t *testing.T, db storage.DB) {
+	ctx := t.Context()
+	ten := newTenant(t, db)
+	var want []string
+	// Five in one transaction (one created_at: the id breaks the tie),
+	// two more later.
+	batch := make([]*kopilka.Customer, 5)
+	for i := range batch {
+		batch[i] = person(ten, "", "", "", "", "", "", "p")
+	}
+	mustWrite(t, db, func(tx storage.Tx) error {
+		return tx.WriteImport(ctx, ten, &storage.ImportWrites{Customers: batch})
+	})
+	for range 2 {
+		newCustomer(t, db, ten, "")
+	}
+	mustRead(t, db, func(tx storage.Tx) error {
+		all, err := tx.SearchCustomers(ctx, ten, storage.CustomerSearch{Limit: 100})
+		want = ids(all)
+		return err
+	})
+	if len(want) != 7 {
+		t.Fatalf("SearchCustomers = %d customers, want 7", len(want))
+	}
+	var got []string
+	var after *storage.CustomerCursor
+	for page := 0; page < 10; page++ {
+		var cs []kopilka.Customer
+		mustRead(t, db, func(tx storage.Tx) error {
+			var err error
+			cs, err = tx.SearchCustomers(ctx, ten, storage.CustomerSearch{After: after, Limit: 3})
+			return err
+		})
+		got = append(got, ids(cs)...)
+		if len(cs) < 3 {
+			break
+		}
+		last := cs[len(cs)-1]
+		after = &storage.CustomerCursor{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
+	diff(t, "pages of 3", want, got)
+}
+
+func testConsents(t *testing.T, db storage.DB) {
+	ctx := t.Context()
+	ten := newTenant(t, db)
+	c := newCustomer(t, db, ten, "")
+	recs := []kopilka.Consent{
+		{Kind: kopilka.ConsentPersonalData, Action: kopilka.ConsentGiven, Source: "pos", Actor: "till"},
+		{Kind: kopilka.ConsentMarketing, Action: kopilka.ConsentGiven, Source: "web"},
+		{Kind: kopilka.ConsentMarketing, Action: kopilka.ConsentWithdrawn, Source: "operator", Actor: "Olga"},
+	}
+	for i := range recs {
+		recs[i].ID, recs[i].CustomerID = kopilka.NewID("cns"), c.ID
+		mustWrite(t, db, func(tx storage.Tx) error { return tx.AddConsent(ctx, ten, &recs[i]) })
+	}
+	mustRead(t, db, func(tx storage.Tx) error {
+		got, err := tx.ListConsents(ctx, ten, c.ID)
+		if err != nil {
+			return err
+		}
+		diff(t, "ListConsents", recs, got)
+		other, err := tx.ListConsents(ctx, newTenantID(), c.ID)
+		if err != nil || len(other) != 0 {
+			t.Errorf("ListConsents in another tenant = %v, %v; want none", other, err)
+		}
+		return nil
+	})
+	err := db.Write(ctx, func(tx storage.Tx) error {
+		return tx.AddConsent(ctx, ten, &kopilka.Consent{ID: kopilka.NewID("cns"), CustomerID: c.ID, Kind: "spam", Action: kopilka.ConsentGiven, Source: "x"})
+	})
+	if err == nil {
+		t.Error("AddConsent(kind spam) = nil, want the database to refuse it")
+	}
+}
