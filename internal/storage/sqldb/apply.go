@@ -17,7 +17,6 @@ import (
 
 // sqlb builds a statement with numbered placeholders.
 type sqlb struct {
-	b    strings.Builder
 	args []any
 }
 
