@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -100,6 +101,36 @@ func Keys() *pii.Ring {
 func KeyFile(dir string) (string, error) {
 	p := filepath.Join(dir, "kopilka-test.keys")
 	return p, pii.Save(p, Keys())
+}
+
+// runKeyFile is the key file MainWithKeys made for the test binary.
+var runKeyFile string
+
+// MainWithKeys runs a test binary's tests (call it from TestMain) with a
+// personal-data key file made for the run, which Getenv hands to the
+// programs the tests start; name tells the temporary folder and errors
+// apart. It returns the exit code.
+func MainWithKeys(m *testing.M, name string) int {
+	dir, err := os.MkdirTemp("", "kopilka-"+name+"-")
+	if err == nil {
+		runKeyFile, err = KeyFile(dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	return m.Run()
+}
+
+// Getenv is the environment of a program a test starts: only the key
+// file of MainWithKeys (each test has a database of its own; the keys may
+// be shared).
+func Getenv(name string) string {
+	if name == "KOPILKA_PII_KEYS" {
+		return runKeyFile
+	}
+	return ""
 }
 
 // Open opens a fresh database of the dialect for t and closes it when t
