@@ -114,5 +114,8 @@ func TestActor(t *testing.T) {
 		if got := tt.key.HasScope(tt.scope); got != tt.want {
 			t.Errorf("APIKey{Scopes: %v}.HasScope(%q) = %v, want %v", tt.key.Scopes, tt.scope, got, tt.want)
 		}
+		if got := (kopilka.Actor{Scopes: tt.key.Scopes}).HasScope(tt.scope); got != tt.want {
+			t.Errorf("Actor{Scopes: %v}.HasScope(%q) = %v, want %v", tt.key.Scopes, tt.scope, got, tt.want)
+		}
 	}
 }

@@ -91,3 +91,93 @@ func FuzzNormalizePhone(f *testing.F) {
 		}
 	})
 }
+
+func TestMaskPhone(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{name: "Russian", in: "+79161234567", want: "+7 *** ***-45-67"},
+		{name: "RussianTollFree", in: "+78005553535", want: "+7 *** ***-35-35"},
+		{name: "Kazakhstan", in: "+77012345678", want: "+7 *** ***-56-78"},
+		{name: "RussianTooShort", in: "+7916123456", want: "+7 ***** 3456"},
+		{name: "NorthAmerica", in: "+12025550123", want: "+1 ****** 0123"},
+		{name: "Germany", in: "+4930123456", want: "+49 **** 3456"},
+		{name: "UK", in: "+442079460958", want: "+44 ****** 0958"},
+		{name: "ThreeDigitCode", in: "+375291234567", want: "+375 ***** 4567"},
+		{name: "ShortNational", in: "+67712345", want: "+677 **** 5"},
+		{name: "FourNationalDigits", in: "+6771234", want: "+677 ****"},
+		{name: "OneNationalDigit", in: "+491", want: "+49 *"},
+		{name: "Longest", in: "+123456789012345", want: "+1 ********** 2345"},
+		{name: "Empty", in: "", want: ""},
+		{name: "OnlyPlus", in: "+", want: "***"},
+		{name: "OnlyCountryCode", in: "+49", want: "***"},
+		{name: "ShortThreeDigitCode", in: "+37", want: "***"},
+		{name: "NoPlus", in: "79161234567", want: "***"},
+		{name: "Formatted", in: "+7 916 123-45-67", want: "***"},
+		{name: "LeadingZero", in: "+0441234567", want: "***"},
+		{name: "Letters", in: "+7916abc4567", want: "***"},
+		{name: "NonASCIIDigits", in: "+٧٩١٦١٢٣٤٥٦٧", want: "***"},
+		{name: "InvalidUTF8", in: "+7\xff", want: "***"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := kopilka.MaskPhone(tt.in); got != tt.want {
+				t.Errorf("MaskPhone(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzMaskPhone checks that a masked phone gives nothing away beyond its
+// country code and the last four digits: read for its digits and stars
+// alone, it is one to three of the input's first digits, a star for each
+// digit hidden, then at most four of its last digits, with at least four
+// digits after the first ones starred (all of them when fewer). An input
+// that is not "+" and digits shows no digit at all; "" stays "".
+func FuzzMaskPhone(f *testing.F) {
+	for _, s := range []string{"+79161234567", "+4930123456", "+442079460958", "+67712345", "+491", "+49", "+",
+		"", "79161234567", "+7 916 123-45-67", "+0441234567", "+123456789012345", "+٧٩١٦"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out := kopilka.MaskPhone(in)
+		if in == "" {
+			if out != "" {
+				t.Fatalf("MaskPhone(\"\") = %q, want \"\"", out)
+			}
+			return
+		}
+		skel := skeleton(out)
+		if !strings.ContainsAny(skel, "0123456789") {
+			return // nothing shown
+		}
+		d, ok := strings.CutPrefix(in, "+")
+		if !ok || strings.Trim(d, "0123456789") != "" {
+			t.Fatalf("MaskPhone(%q) = %q, want no digits shown for what is not a phone", in, out)
+		}
+		for cc := 1; cc <= min(3, len(d)); cc++ {
+			for last := 0; last <= min(4, len(d)-cc); last++ {
+				hidden := len(d) - cc - last
+				if hidden >= min(4, len(d)-cc) && skel == d[:cc]+strings.Repeat("*", hidden)+d[len(d)-last:] {
+					return
+				}
+			}
+		}
+		t.Fatalf("MaskPhone(%q) = %q, want at most the country code and the last four digits shown, a star for each other digit", in, out)
+	})
+}
+
+// skeleton returns the ASCII digits and stars of s, in order.
+func skeleton(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' || s[i] == '*' {
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}

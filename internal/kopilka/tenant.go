@@ -85,6 +85,10 @@ type Actor struct {
 	Scopes   []Scope
 }
 
+// HasScope reports whether the actor's key carries scope s, as
+// APIKey.HasScope does; the system and command-line actors carry none.
+func (a Actor) HasScope(s Scope) bool { return (&APIKey{Scopes: a.Scopes}).HasScope(s) }
+
 type actorKey struct{}
 
 // WithActor returns a context carrying the actor.
