@@ -16,28 +16,31 @@ type cardJSON struct {
 }
 
 type customerJSON struct {
-	ID             string     `json:"id"`
-	Kind           string     `json:"kind"`
-	Phone          *string    `json:"phone"`
-	ExtraPhone     *string    `json:"extra_phone"`
-	Email          *string    `json:"email"`
-	FirstName      string     `json:"first_name"`
-	LastName       string     `json:"last_name"`
-	MiddleName     string     `json:"middle_name"`
-	BirthDate      *string    `json:"birth_date"`
-	Gender         *string    `json:"gender"`
-	AdConsent      bool       `json:"ad_consent"`
-	AdConsentAt    *time.Time `json:"ad_consent_at"`
-	Group          *string    `json:"group"`
-	Tags           []string   `json:"tags"`
-	Cards          []cardJSON `json:"cards"`
-	PurchasesTotal int64      `json:"purchases_total"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
+	ID               string     `json:"id"`
+	Kind             string     `json:"kind"`
+	Phone            *string    `json:"phone"`
+	PhoneMasked      *string    `json:"phone_masked"`
+	ExtraPhone       *string    `json:"extra_phone"`
+	ExtraPhoneMasked *string    `json:"extra_phone_masked"`
+	Email            *string    `json:"email"`
+	FirstName        string     `json:"first_name"`
+	LastName         string     `json:"last_name"`
+	MiddleName       string     `json:"middle_name"`
+	BirthDate        *string    `json:"birth_date"`
+	Gender           *string    `json:"gender"`
+	AdConsent        bool       `json:"ad_consent"`
+	AdConsentAt      *time.Time `json:"ad_consent_at"`
+	Group            *string    `json:"group"`
+	Tags             []string   `json:"tags"`
+	Cards            []cardJSON `json:"cards"`
+	PurchasesTotal   int64      `json:"purchases_total"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
 }
 
 func customerView(c *kopilka.Customer) customerJSON {
-	v := customerJSON{ID: c.ID, Kind: string(c.Kind), Phone: optional(c.Phone), ExtraPhone: optional(c.ExtraPhone),
+	v := customerJSON{ID: c.ID, Kind: string(c.Kind), Phone: optional(c.Phone), PhoneMasked: optional(kopilka.MaskPhone(c.Phone)),
+		ExtraPhone: optional(c.ExtraPhone), ExtraPhoneMasked: optional(kopilka.MaskPhone(c.ExtraPhone)),
 		Email: optional(c.Email), FirstName: c.FirstName, LastName: c.LastName, MiddleName: c.MiddleName,
 		BirthDate: optional(c.BirthDate), Gender: optional(c.Gender), AdConsent: c.AdConsent, AdConsentAt: c.AdConsentAt,
 		Group: optional(c.Group), Tags: c.Tags, Cards: []cardJSON{}, PurchasesTotal: c.PurchasesTotal,
@@ -48,6 +51,13 @@ func customerView(c *kopilka.Customer) customerJSON {
 	for _, k := range c.Cards {
 		v.Cards = append(v.Cards, cardJSON{Number: k.Number, Kind: k.Kind, Status: k.Status})
 	}
+	return v
+}
+
+// masked is the view for a caller who need not see full numbers: phone
+// and extra_phone carry their masked forms too.
+func (v customerJSON) masked() customerJSON {
+	v.Phone, v.ExtraPhone = v.PhoneMasked, v.ExtraPhoneMasked
 	return v
 }
 

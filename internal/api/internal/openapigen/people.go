@@ -4,7 +4,8 @@ package openapigen
 
 const searchDesc = "The tenant's customers that match every filter given (none: all of them), newest first, a page at a time: pass next_cursor as cursor for the next page; next_cursor is null on the last page. " +
 	"Personal data is kept encrypted, so phone, email and name match exactly, through keyed blind indexes: phone in any common notation (compared in E.164); email without regard to case; name is one or more words (separated by spaces or hyphens), each of which must be one of the customer's last, first or middle name words, without regard to case, ё read as е (\"Петрова\" finds Анна Петрова and Мария Петрова-Водкина; \"Петр\" finds Пётр; a prefix such as \"Пет\" finds nobody). " +
-	"card is any card number of the customer, whatever its status; tag one of its tags, without regard to case; group its group exactly. To identify one customer at the till, GET /v1/customers?phone=|card=|id= is the call."
+	"card is any card number of the customer, whatever its status; tag one of its tags, without regard to case; group its group exactly. To identify one customer at the till, GET /v1/customers?phone=|card=|id= is the call. " +
+	"A key without the admin scope (a till's pos key) gets phone and extra_phone masked, as phone_masked and extra_phone_masked are (+7 *** ***-45-67): a till tells customers apart by them but does not collect numbers by searching; an admin key sees the numbers in full."
 
 func peopleOps() []op {
 	kind := paramRef{"ConsentKind", "path", "kind"}

@@ -82,24 +82,26 @@ func structSpecs() []structSpec {
 	}
 	specs := []structSpec{
 		{Name: "Customer", Desc: "A card holder.", Fields: map[string]Field{
-			"id":              {Desc: "Customer id (cus_…)."},
-			"kind":            {Desc: "individual or legal_entity.", Enum: []any{"individual", "legal_entity"}},
-			"phone":           {Desc: "Main phone in E.164 (+79123456789), or null."},
-			"extra_phone":     {Desc: "A second phone in E.164, or null."},
-			"email":           {Desc: "E-mail address, or null."},
-			"first_name":      {Desc: "First name; empty when unknown."},
-			"last_name":       {Desc: "Last name; empty when unknown."},
-			"middle_name":     {Desc: "Middle name (patronymic); empty when unknown."},
-			"birth_date":      {Desc: "Date of birth, or null.", Format: "date"},
-			"gender":          {Desc: "male, female, or null.", Enum: []any{"male", "female"}},
-			"ad_consent":      {Desc: "Whether the customer agrees to advertising messages."},
-			"ad_consent_at":   {Desc: "When ad_consent last changed, or null."},
-			"group":           {Desc: "A group label, or null."},
-			"tags":            {Desc: "Free labels."},
-			"cards":           {Desc: "The customer's cards."},
-			"purchases_total": {Desc: "Accumulated sum of confirmed purchases less refunds, hundredths; it selects the tier."},
-			"created_at":      {Desc: "When the customer was enrolled."},
-			"updated_at":      {Desc: "When the profile last changed."},
+			"id":                 {Desc: "Customer id (cus_…)."},
+			"kind":               {Desc: "individual or legal_entity.", Enum: []any{"individual", "legal_entity"}},
+			"phone":              {Desc: "Main phone in E.164 (+79123456789), or null. In GET /v1/customers/search answers to a key without the admin scope it is masked, as in phone_masked."},
+			"phone_masked":       {Desc: phoneMaskedDesc},
+			"extra_phone":        {Desc: "A second phone in E.164, or null. Masked like phone in GET /v1/customers/search answers to a key without the admin scope."},
+			"extra_phone_masked": {Desc: "extra_phone masked as phone_masked is; null when extra_phone is."},
+			"email":              {Desc: "E-mail address, or null."},
+			"first_name":         {Desc: "First name; empty when unknown."},
+			"last_name":          {Desc: "Last name; empty when unknown."},
+			"middle_name":        {Desc: "Middle name (patronymic); empty when unknown."},
+			"birth_date":         {Desc: "Date of birth, or null.", Format: "date"},
+			"gender":             {Desc: "male, female, or null.", Enum: []any{"male", "female"}},
+			"ad_consent":         {Desc: "Whether the customer agrees to advertising messages."},
+			"ad_consent_at":      {Desc: "When ad_consent last changed, or null."},
+			"group":              {Desc: "A group label, or null."},
+			"tags":               {Desc: "Free labels."},
+			"cards":              {Desc: "The customer's cards."},
+			"purchases_total":    {Desc: "Accumulated sum of confirmed purchases less refunds, hundredths; it selects the tier."},
+			"created_at":         {Desc: "When the customer was enrolled."},
+			"updated_at":         {Desc: "When the profile last changed."},
 		}},
 		{Name: "Card", Desc: "A loyalty card.", Fields: map[string]Field{
 			"number": {Desc: "The card number."},
@@ -428,3 +430,8 @@ func extraSchemas() []Property {
 		{"OpenAPIDocument", &Schema{Type: "object", Description: "An OpenAPI 3 document: this one."}},
 	}...)
 }
+
+// phoneMaskedDesc describes kopilka.MaskPhone's form.
+const phoneMaskedDesc = "phone with all but the country code and the last four digits starred, for showing which number it is: " +
+	"+7 *** ***-45-67 for a Russian number, otherwise the country code, a star for each hidden digit and the last four digits (+49 **** 3456; " +
+	"at least four digits after the country code are always starred, so a short number shows fewer than four); null when phone is."
