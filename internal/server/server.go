@@ -151,7 +151,10 @@ func (r *recorder) Write(b []byte) (int, error) {
 }
 
 // instrument adds a request id, recovers panics as a problem, records
-// metrics and writes one access-log line per request.
+// metrics and writes one access-log line per request. The line names the
+// route's pattern, never the URL: query strings carry phones, e-mails and
+// names (GET /v1/customers?phone=…), which logs must not hold
+// (RELIABILITY S11; TestS11AccessLogHidesPhones).
 func instrument(route string, m *Metrics, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
