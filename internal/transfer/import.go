@@ -28,7 +28,8 @@ type Options struct {
 	// Integration names where the external ids come from; "" is
 	// "default".
 	Integration string
-	// ChunkSize is the rows written per transaction; 0 means 1000.
+	// ChunkSize is the rows written per transaction; 0 means
+	// DefaultChunkSize (SQLiteChunkSize on SQLite).
 	ChunkSize int
 	// Progress, when set, is called after each chunk.
 	Progress func(Progress)
@@ -38,6 +39,12 @@ type Options struct {
 
 // DefaultChunkSize is how many rows one transaction writes.
 const DefaultChunkSize = 1000
+
+// SQLiteChunkSize is DefaultChunkSize on SQLite. Its commit writes every
+// page the chunk touched to the log, and the blind indexes of phones and
+// e-mails take rows all over themselves: five times the rows cost about
+// twice the pages. A chunk holds the writer for about half a second.
+const SQLiteChunkSize = 5000
 
 // MaxErrors is how many row errors a Report keeps; it counts them all.
 const MaxErrors = 1000
@@ -118,6 +125,9 @@ type importer struct {
 func newImporter(svc *loyalty.Service, tenantID, path string, opt Options) (*importer, error) {
 	if opt.ChunkSize <= 0 || opt.ChunkSize > 100*DefaultChunkSize {
 		opt.ChunkSize = DefaultChunkSize
+		if svc.Dialect() == "sqlite" {
+			opt.ChunkSize = SQLiteChunkSize
+		}
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -206,7 +216,13 @@ func (im *importer) pass(ctx context.Context, phase string, dry bool, total int6
 	defer cancel(nil)
 	chunks := make(chan chunk, 2)
 	var wg sync.WaitGroup
-	p := &parser{im: im, seed: maphash.MakeSeed(), seen: map[uint64]int32{}}
+	p := &parser{im: im, seed: maphash.MakeSeed()}
+	if !(phase == PhaseImporting && im.twoPass) {
+		// The import after a clean check needs no second look for
+		// repeats (the database's unique keys still refuse any), and so
+		// does without the map, tens of megabytes for a million rows.
+		p.seen = map[uint64]int32{}
+	}
 	wg.Go(func() { p.run(ctx, rd, chunks) })
 	claims := &claimSet{seed: p.seed, m: map[uint64]int32{}}
 	opt := loyalty.ImportOptions{Integration: im.opt.Integration, DryRun: dry, SkipBadRows: im.opt.SkipBadRows, Claim: claims.claim}
@@ -326,7 +342,7 @@ type parser struct {
 	seed maphash.Seed
 	// seen maps a hash of each key (external id, phone, card) to the line
 	// that had it: 16 bytes a key, not the keys themselves, so a million
-	// rows cost tens of megabytes.
+	// rows cost tens of megabytes. nil: repeats are not looked for.
 	seen map[uint64]int32
 }
 
@@ -379,7 +395,7 @@ func (p *parser) run(ctx context.Context, rd reader, out chan<- chunk) {
 			continue
 		}
 		row, errs := h.parseRow(rec, sheet, now)
-		if len(errs) == 0 {
+		if len(errs) == 0 && p.seen != nil {
 			errs = p.dupes(&row)
 		}
 		cur.read++

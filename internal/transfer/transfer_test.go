@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -576,5 +577,41 @@ func TestExportBalancesXLSX(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("balances sheet %v has no E1", rows)
+	}
+}
+
+// TestImportFullStatements imports chunks large enough that the customers
+// INSERT fills whole statements of its most rows, the ones the writer
+// prepares once and keeps: twice, into two tenants, so that the second
+// import runs them prepared. (Preparing on SQLite's only writer
+// connection from inside the import's own transaction once waited for
+// that connection forever.)
+func TestImportFullStatements(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storagetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, dialect)
+			const rows = 2600 // more than 30,000 parameters ÷ 24 columns
+			var b strings.Builder
+			b.WriteString(header)
+			for i := range rows {
+				fmt.Fprintf(&b, "F%05d,+7913%07d,Фамилия,Имя,,f%d@example.com,,,FC-%05d,%d.%02d,,\n", i, i, i, i, i%100, i%100)
+			}
+			path := e.file(t, "many.csv", []byte(b.String()))
+			for _, name := range []string{"first", "second"} {
+				ten := e.tenant(t, name)
+				ctx, cancel := context.WithTimeout(e.ctx, 2*time.Minute)
+				rep, err := transfer.Import(ctx, e.svc, ten, path, transfer.Options{Now: e.clock.Now, ChunkSize: rows})
+				cancel()
+				if err != nil || rep.Bad > 0 || rep.Created != rows {
+					t.Fatalf("Import into the %s tenant = %+v, %v; want %d created", name, rep, err, rows)
+				}
+				got := e.export(t, ten)
+				if len(got) != rows+1 {
+					t.Fatalf("export of the %s tenant = %d rows, want the header and %d customers", name, len(got), rows)
+				}
+			}
+		})
 	}
 }

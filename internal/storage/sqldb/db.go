@@ -76,10 +76,12 @@ type DB struct {
 	queues []chan *job // one per committer
 	rr     atomic.Uint64
 	busy   atomic.Int64
-	stmts  sync.Map // text → *sql.Stmt on the writer pool (see prepared)
-	wg     sync.WaitGroup
-	mu     sync.RWMutex
-	closed bool
+	stmts  sync.Map // text → *sql.Stmt on the writer pool, nil while preparing (see prepared)
+	// preparing counts the statements being prepared in the background.
+	preparing sync.WaitGroup
+	wg        sync.WaitGroup
+	mu        sync.RWMutex
+	closed    bool
 }
 
 var _ storage.DB = (*DB)(nil)
@@ -222,20 +224,25 @@ func (db *DB) start() {
 	}
 }
 
-// prepared returns q prepared on the writer pool, once.
-func (db *DB) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
-	if s, ok := db.stmts.Load(q); ok {
-		return s.(*sql.Stmt), nil
+// prepared returns q prepared on the writer pool, or nil the first time
+// q is seen. Preparing needs a writer connection, and the caller is inside
+// a transaction on SQLite's only one: waiting for it there would wait
+// forever. So the first call prepares q in the background, once the
+// connection is free, and runs unprepared meanwhile.
+func (db *DB) prepared(q string) *sql.Stmt {
+	s, loaded := db.stmts.LoadOrStore(q, (*sql.Stmt)(nil))
+	if loaded {
+		return s.(*sql.Stmt)
 	}
-	s, err := db.w.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	if old, loaded := db.stmts.LoadOrStore(q, s); loaded {
-		s.Close()
-		return old.(*sql.Stmt), nil
-	}
-	return s, nil
+	db.preparing.Go(func() {
+		s, err := db.w.PrepareContext(context.Background(), q)
+		if err != nil {
+			db.stmts.Delete(q) // closed meanwhile, or a bad text: its run reports it
+			return
+		}
+		db.stmts.Store(q, s)
+	})
+	return nil
 }
 
 // Dialect names the database kind.
@@ -265,8 +272,11 @@ func (db *DB) Close() error {
 }
 
 func (db *DB) closePools() error {
+	db.preparing.Wait()
 	db.stmts.Range(func(_, s any) bool {
-		s.(*sql.Stmt).Close()
+		if s := s.(*sql.Stmt); s != nil {
+			s.Close()
+		}
 		return true
 	})
 	return errors.Join(db.w.Close(), db.r.Close())

@@ -113,11 +113,12 @@ func (tx *Tx) execPrepared(ctx context.Context, q string, args ...any) error {
 			return err
 		}
 	}
-	stmt, err := tx.db.prepared(ctx, q)
-	if err != nil {
+	stmt := tx.db.prepared(q)
+	if stmt == nil {
+		_, err := sqlTx.ExecContext(ctx, q, args...)
 		return tx.db.d.mapErr(err)
 	}
-	_, err = sqlTx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	_, err := sqlTx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
 	return tx.db.d.mapErr(err)
 }
 
