@@ -14,6 +14,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -37,11 +38,20 @@ type Config struct {
 	// CalculateOnly sends calculate requests alone (no create, no
 	// refund): the read path's throughput. Sales then counts calculations.
 	CalculateOnly bool
+	// Identify, when set, makes each request an identification of one of
+	// these customers (GET /v1/customers?card= or ?phone=, alternately)
+	// and nothing else: no programme, no new customers, no sales.
+	Identify []Ident
 }
+
+// Ident is how a customer is known at the till: a card number, a phone,
+// or both.
+type Ident struct{ Card, Phone string }
 
 // Result is what a run measured.
 type Result struct {
 	CalculateOnly            bool // Sales are calculations
+	Identify                 bool // Sales are identifications
 	Sales, Refunds, Requests int64
 	Elapsed                  time.Duration
 	SaleLatency              Percentiles // calculate + create, one sale
@@ -59,9 +69,13 @@ func (r *Result) SalesPerSecond() float64 { return float64(r.Sales) / r.Elapsed.
 // String prints the result for a person.
 func (r *Result) String() string {
 	var b strings.Builder
-	if r.CalculateOnly {
-		fmt.Fprintf(&b, "calculate: %d in %.1fs = %.0f requests/s\n", r.Sales, r.Elapsed.Seconds(), r.SalesPerSecond())
-		fmt.Fprintf(&b, "calculate latency: p50 %s  p99 %s  p99.9 %s  max %s\n",
+	if r.CalculateOnly || r.Identify {
+		what := "calculate"
+		if r.Identify {
+			what = "identify"
+		}
+		fmt.Fprintf(&b, "%s: %d in %.1fs = %.0f requests/s\n", what, r.Sales, r.Elapsed.Seconds(), r.SalesPerSecond())
+		fmt.Fprintf(&b, "%s latency: p50 %s  p99 %s  p99.9 %s  max %s\n", what,
 			ms(r.SaleLatency.P50), ms(r.SaleLatency.P99), ms(r.SaleLatency.P999), ms(r.SaleLatency.Max))
 		r.errorLines(&b)
 		return b.String()
@@ -103,13 +117,16 @@ type runner struct {
 
 // Run creates the customers, sells for the duration and reports.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
-	if cfg.Cashiers <= 0 || cfg.Customers <= 0 || cfg.Duration <= 0 {
+	if cfg.Cashiers <= 0 || (cfg.Customers <= 0 && len(cfg.Identify) == 0) || cfg.Duration <= 0 {
 		return nil, fmt.Errorf("cashiers, customers and duration must be positive")
 	}
 	tr := &http.Transport{MaxIdleConns: cfg.Cashiers * 2, MaxIdleConnsPerHost: cfg.Cashiers * 2, IdleConnTimeout: time.Minute}
 	r := &runner{cfg: cfg, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, errors: map[string]int64{},
 		run: fmt.Sprintf("%x", rand.Uint64())}
 	defer tr.CloseIdleConnections()
+	if len(cfg.Identify) > 0 {
+		return r.sell(ctx)
+	}
 	if cfg.Setup {
 		if err := r.setup(ctx); err != nil {
 			return nil, err
@@ -256,7 +273,7 @@ func (r *runner) sell(ctx context.Context) (*Result, error) {
 				}
 				lat[w] = append(lat[w], time.Since(t0))
 				sales.Add(1)
-				if r.cfg.CalculateOnly {
+				if r.cfg.CalculateOnly || len(r.cfg.Identify) > 0 {
 					continue
 				}
 				done = append(done, s)
@@ -271,7 +288,7 @@ func (r *runner) sell(ctx context.Context) (*Result, error) {
 		})
 	}
 	wg.Wait()
-	res := &Result{CalculateOnly: r.cfg.CalculateOnly, Sales: sales.Load(), Refunds: refunds.Load(), Requests: r.requests.Load(),
+	res := &Result{CalculateOnly: r.cfg.CalculateOnly, Identify: len(r.cfg.Identify) > 0, Sales: sales.Load(), Refunds: refunds.Load(), Requests: r.requests.Load(),
 		Elapsed: time.Since(start), Errors: r.errors}
 	var all []time.Duration
 	for _, l := range lat {
@@ -311,8 +328,12 @@ func (r *runner) receipt(rng *rand.Rand, card string) map[string]any {
 	return body
 }
 
-// sale is calculate then create with confirm.
+// sale is calculate then create with confirm (or, with Identify, one
+// identification).
 func (r *runner) sale(ctx context.Context, rng *rand.Rand, w, n int) (sale, bool) {
+	if len(r.cfg.Identify) > 0 {
+		return sale{}, r.identify(ctx, rng, n)
+	}
 	card := r.customers[rng.IntN(len(r.customers))]
 	body := r.receipt(rng, card)
 	if _, err := r.call(ctx, "POST", "/v1/purchases/calculate", body, nil); err != nil {
@@ -338,6 +359,29 @@ func (r *runner) sale(ctx context.Context, rng *rand.Rand, w, n int) (sale, bool
 	return sale{id: p.ID, lines: len(body["lines"].([]map[string]any))}, true
 }
 
+// identify looks a customer up by card or phone, as a till does before a
+// sale. A customer not found is an error: the file named customers that
+// are there.
+func (r *runner) identify(ctx context.Context, rng *rand.Rand, n int) bool {
+	id := r.cfg.Identify[rng.IntN(len(r.cfg.Identify))]
+	q := url.Values{}
+	switch {
+	case id.Card != "" && (n%2 == 0 || id.Phone == ""):
+		q.Set("card", id.Card)
+	case id.Phone != "":
+		q.Set("phone", id.Phone)
+	default:
+		return false
+	}
+	if _, err := r.call(ctx, "GET", "/v1/customers?"+q.Encode(), nil, nil); err != nil {
+		if ctx.Err() == nil {
+			r.fail(kind(err))
+		}
+		return false
+	}
+	return true
+}
+
 // refund returns one line of a sale, or the whole of it.
 func (r *runner) refund(ctx context.Context, rng *rand.Rand, s sale, w, n int) bool {
 	body := map[string]any{"external_id": fmt.Sprintf("lgr-%s-%d-%d", r.run, w, n)}
@@ -358,6 +402,9 @@ func kind(err error) string {
 	s := err.Error()
 	if i := strings.Index(s, ": "); i > 0 {
 		path := s[:i]
+		if q := strings.IndexByte(path, '?'); q > 0 { // an identification: not its number
+			return path[:q] + s[i:]
+		}
 		for _, p := range []string{"/v1/purchases/calculate", "/v1/purchases", "/refunds"} {
 			if strings.Contains(path, p) {
 				return p + s[i:]
