@@ -76,12 +76,12 @@ type DB struct {
 	queues []chan *job // one per committer
 	rr     atomic.Uint64
 	busy   atomic.Int64
-	stmts  sync.Map // text → *sql.Stmt on the writer pool, nil while preparing (see prepared)
-	// preparing counts the statements being prepared in the background.
-	preparing sync.WaitGroup
-	wg        sync.WaitGroup
-	mu        sync.RWMutex
-	closed    bool
+	// wstmts and rstmts keep statements prepared on the writer and the
+	// reader pool (SQLite; nil on PostgreSQL).
+	wstmts, rstmts *stmtCache
+	wg             sync.WaitGroup
+	mu             sync.RWMutex
+	closed         bool
 }
 
 var _ storage.DB = (*DB)(nil)
@@ -224,25 +224,13 @@ func (db *DB) start() {
 	}
 }
 
-// prepared returns q prepared on the writer pool, or nil the first time
-// q is seen. Preparing needs a writer connection, and the caller is inside
-// a transaction on SQLite's only one: waiting for it there would wait
-// forever. So the first call prepares q in the background, once the
-// connection is free, and runs unprepared meanwhile.
+// prepared returns q prepared on the writer pool, or nil while it is not
+// (see stmtCache); nil on PostgreSQL.
 func (db *DB) prepared(q string) *sql.Stmt {
-	s, loaded := db.stmts.LoadOrStore(q, (*sql.Stmt)(nil))
-	if loaded {
-		return s.(*sql.Stmt)
+	if db.wstmts == nil {
+		return nil
 	}
-	db.preparing.Go(func() {
-		s, err := db.w.PrepareContext(context.Background(), q)
-		if err != nil {
-			db.stmts.Delete(q) // closed meanwhile, or a bad text: its run reports it
-			return
-		}
-		db.stmts.Store(q, s)
-	})
-	return nil
+	return db.wstmts.get(q)
 }
 
 // Dialect names the database kind.
@@ -272,13 +260,11 @@ func (db *DB) Close() error {
 }
 
 func (db *DB) closePools() error {
-	db.preparing.Wait()
-	db.stmts.Range(func(_, s any) bool {
-		if s := s.(*sql.Stmt); s != nil {
-			s.Close()
+	for _, c := range []*stmtCache{db.wstmts, db.rstmts} {
+		if c != nil {
+			c.close()
 		}
-		return true
-	})
+	}
 	return errors.Join(db.w.Close(), db.r.Close())
 }
 
@@ -295,7 +281,7 @@ func (db *DB) Snapshot(ctx context.Context, fn func(storage.Tx) error) error {
 		return db.d.mapErr(fmt.Errorf("begin read: %w", err))
 	}
 	defer sqlTx.Rollback() //nolint:errcheck // read-only: nothing to keep
-	tx := &Tx{db: db, q: sqlTx, now: db.now()}
+	tx := &Tx{db: db, q: sqlTx, now: db.now(), reader: true}
 	if err := fn(tx); err != nil {
 		return err
 	}

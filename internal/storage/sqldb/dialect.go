@@ -125,6 +125,7 @@ func (db *DB) openPostgres(url string) error {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	db.w, db.r = w, r
+	db.wstmts, db.rstmts = &stmtCache{pool: w}, &stmtCache{pool: r}
 	return nil
 }
 
@@ -207,5 +208,6 @@ func (db *DB) openSQLite(path string) error {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	db.w, db.r = w, r
+	db.wstmts, db.rstmts = &stmtCache{pool: w}, &stmtCache{pool: r}
 	return nil
 }

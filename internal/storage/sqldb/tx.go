@@ -25,6 +25,8 @@ type Tx struct {
 	b *batch
 	// custom: the transaction plans statements for their arguments.
 	custom bool
+	// reader: q is a read-only transaction of the reader pool (Snapshot).
+	reader bool
 }
 
 var _ storage.Tx = (*Tx)(nil)
@@ -60,7 +62,14 @@ func (tx *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 			return nil, err
 		}
 	}
-	res, err := tx.q.ExecContext(ctx, tx.sql(q), args...)
+	text := tx.sql(q)
+	var res sql.Result
+	var err error
+	if s := tx.stmt(ctx, text); s != nil {
+		res, err = s.ExecContext(ctx, args...)
+	} else {
+		res, err = tx.q.ExecContext(ctx, text, args...)
+	}
 	return res, tx.db.d.mapErr(err)
 }
 
@@ -70,7 +79,14 @@ func (tx *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, erro
 			return nil, err
 		}
 	}
-	rows, err := tx.q.QueryContext(ctx, tx.sql(q), args...)
+	text := tx.sql(q)
+	var rows *sql.Rows
+	var err error
+	if s := tx.stmt(ctx, text); s != nil {
+		rows, err = s.QueryContext(ctx, args...)
+	} else {
+		rows, err = tx.q.QueryContext(ctx, text, args...)
+	}
 	return rows, tx.db.d.mapErr(err)
 }
 
@@ -82,7 +98,11 @@ func (tx *Tx) row(ctx context.Context, q string, args ...any) row {
 			return row{err: err}
 		}
 	}
-	return row{r: tx.q.QueryRowContext(ctx, tx.sql(q), args...), d: tx.db.d}
+	text := tx.sql(q)
+	if s := tx.stmt(ctx, text); s != nil {
+		return row{r: s.QueryRowContext(ctx, args...), d: tx.db.d}
+	}
+	return row{r: tx.q.QueryRowContext(ctx, text, args...), d: tx.db.d}
 }
 
 type row struct {
