@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -18,13 +19,23 @@ import (
 	"github.com/kopilka/kopilka/internal/limit"
 	"github.com/kopilka/kopilka/internal/loyalty"
 	"github.com/kopilka/kopilka/internal/server"
+	"github.com/kopilka/kopilka/internal/storage/sqldb"
 	"github.com/kopilka/kopilka/internal/transfer"
 )
+
+// serveGCPercent is the server's GOGC unless the environment sets one. Its
+// live heap is tens of megabytes, and at the default 100 the collector
+// took about a tenth of its CPU under load: calculate alone went from
+// about 9,900 to 10,400 requests/s on PostgreSQL at 400.
+const serveGCPercent = 400
 
 func runServe(ctx context.Context, env Env, args []string) error {
 	c, err := parse(env, "serve", args, nil)
 	if err != nil {
 		return err
+	}
+	if env.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
 	}
 	log := c.Logger(env.Stderr)
 	db, svc, err := open(ctx, c, log)
@@ -49,6 +60,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { runJobs(jobsCtx, svc, c.DueInterval, log) })
+	wg.Go(func() { maintain(jobsCtx, db, log) })
 	imports := transfer.NewJobs(svc, log)
 	// Requests get 8 s to finish after SIGTERM, so the process exits within
 	// RELIABILITY D5's 10 s even when a client stalls.
@@ -94,6 +106,34 @@ func runJobs(ctx context.Context, svc *loyalty.Service, every time.Duration, log
 				log.Info("purged idempotency keys", "count", n)
 			}
 			lastPurge = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// maintainEvery is how often a server checks whether its PostgreSQL tables
+// need analysing or vacuuming (sqldb.DB.Maintain); the check is one query.
+const maintainEvery = 5 * time.Second
+
+// maintain keeps the planner's statistics fresh where the cluster's
+// autovacuum is off, until ctx ends.
+func maintain(ctx context.Context, db *sqldb.DB, log interface {
+	Info(string, ...any)
+	Error(string, ...any)
+}) {
+	t := time.NewTicker(maintainEvery)
+	defer t.Stop()
+	for {
+		m, err := db.Maintain(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("table maintenance", "err", err)
+		case len(m.Analyzed) > 0:
+			log.Info("tables analysed (autovacuum is off)", "tables", m.Analyzed, "vacuumed", m.Vacuumed)
 		}
 		select {
 		case <-ctx.Done():

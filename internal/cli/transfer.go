@@ -136,6 +136,12 @@ func runImport(ctx context.Context, env Env, args []string) error {
 	}
 	took := time.Since(start)
 	fmt.Fprintf(env.Stdout, "%s (%.1f s, %.0f rows/s)\n", rep.Summary(), took.Seconds(), float64(rep.Rows)/max(took.Seconds(), 1e-3))
+	if rep.Written {
+		// Fresh rows need the planner's statistics where autovacuum is off.
+		if _, err := db.Maintain(ctx); err != nil {
+			fmt.Fprintf(env.Stderr, "note: the tables could not be analysed after the import: %v\n", err)
+		}
+	}
 	if rep.Bad > 0 && !skip {
 		return &ExitError{Code: 1, Err: fmt.Errorf("import customers: %d bad rows; nothing written", rep.Bad)}
 	}

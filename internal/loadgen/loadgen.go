@@ -109,6 +109,8 @@ type runner struct {
 	cfg       Config
 	client    *http.Client
 	customers []string
+	tills     []string // an API key per cashier (see makeTills)
+	receipts  [][][]byte // per cashier, calculate-only receipts as JSON
 	run       string
 	requests  atomic.Int64
 	mu        sync.Mutex
@@ -124,6 +126,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r := &runner{cfg: cfg, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, errors: map[string]int64{},
 		run: fmt.Sprintf("%x", rand.Uint64())}
 	defer tr.CloseIdleConnections()
+	if err := r.makeTills(ctx); err != nil {
+		return nil, err
+	}
 	if len(cfg.Identify) > 0 {
 		return r.sell(ctx)
 	}
@@ -135,24 +140,34 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := r.makeCustomers(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.CalculateOnly {
+		if err := r.makeReceipts(); err != nil {
+			return nil, err
+		}
+	}
 	return r.sell(ctx)
 }
 
 // call sends a request and decodes a JSON answer; it returns the status.
-func (r *runner) call(ctx context.Context, method, path string, body, out any) (int, error) {
+// A body of []byte is sent as it is (JSON already).
+func (r *runner) call(ctx context.Context, key, method, path string, body, out any) (int, error) {
 	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
 		if err != nil {
 			return 0, err
 		}
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(data)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, r.cfg.URL+path, rd)
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+r.cfg.Key)
+	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
 	r.requests.Add(1)
 	resp, err := r.client.Do(req)
@@ -177,6 +192,36 @@ func (r *runner) call(ctx context.Context, method, path string, body, out any) (
 	return resp.StatusCode, nil
 }
 
+// makeTills gives each cashier a pos key of its own, as each till of a
+// shop has: the server limits requests per key. A key that may not make
+// keys (a pos key given with --key) is shared by all cashiers.
+func (r *runner) makeTills(ctx context.Context) error {
+	r.tills = make([]string, r.cfg.Cashiers)
+	for w := range r.tills {
+		var k struct {
+			Key string `json:"key"`
+		}
+		status, err := r.call(ctx, r.cfg.Key, "POST", "/v1/api-keys",
+			map[string]any{"name": fmt.Sprintf("load test till %d (%s)", w+1, r.run), "scopes": []string{"pos"}}, &k)
+		switch {
+		case status == http.StatusForbidden && w == 0:
+			for i := range r.tills {
+				r.tills[i] = r.cfg.Key
+			}
+			return nil
+		case err != nil:
+			return fmt.Errorf("make a key for till %d: %w", w+1, err)
+		case k.Key == "":
+			return fmt.Errorf("make a key for till %d: the answer carries no key", w+1)
+		}
+		r.tills[w] = k.Key
+	}
+	return nil
+}
+
+// till is cashier w's key.
+func (r *runner) till(w int) string { return r.tills[w] }
+
 func (r *runner) fail(kind string) {
 	r.mu.Lock()
 	r.errors[kind]++
@@ -192,7 +237,7 @@ func (r *runner) setup(ctx context.Context) error {
 		},
 		"min_line_price": 100, "excluded_categories": []string{"tobacco"}, "expiry_days": 365,
 	}
-	_, err := r.call(ctx, "PUT", "/v1/program", prog, nil)
+	_, err := r.call(ctx, r.cfg.Key, "PUT", "/v1/program", prog, nil)
 	return err
 }
 
@@ -213,11 +258,11 @@ func (r *runner) makeCustomers(ctx context.Context) error {
 					ID string `json:"id"`
 				}
 				card := fmt.Sprintf("LG%s-%07d", r.run, i)
-				if _, err := r.call(ctx, "POST", "/v1/customers", map[string]any{"card": card}, &c); err != nil {
+				if _, err := r.call(ctx, r.cfg.Key, "POST", "/v1/customers", map[string]any{"card": card}, &c); err != nil {
 					firstErr.Store(err)
 					return
 				}
-				if _, err := r.call(ctx, "POST", "/v1/customers/"+c.ID+"/adjustments",
+				if _, err := r.call(ctx, r.cfg.Key, "POST", "/v1/customers/"+c.ID+"/adjustments",
 					map[string]any{"amount": 500000, "reason": "load test start"}, nil); err != nil {
 					firstErr.Store(err)
 					return
@@ -307,6 +352,24 @@ func percentiles(d []time.Duration) Percentiles {
 	return Percentiles{P50: at(0.50), P99: at(0.99), P999: at(0.999), Max: d[len(d)-1]}
 }
 
+// makeReceipts makes 256 receipts per cashier for calculate-only runs,
+// from the cashier's own random stream.
+func (r *runner) makeReceipts() error {
+	r.receipts = make([][][]byte, r.cfg.Cashiers)
+	for w := range r.receipts {
+		rng := rand.New(rand.NewPCG(r.cfg.Seed, uint64(w)))
+		r.receipts[w] = make([][]byte, 256)
+		for i := range r.receipts[w] {
+			b, err := json.Marshal(r.receipt(rng, r.customers[rng.IntN(len(r.customers))]))
+			if err != nil {
+				return err
+			}
+			r.receipts[w][i] = b
+		}
+	}
+	return nil
+}
+
 func (r *runner) receipt(rng *rand.Rand, card string) map[string]any {
 	n := 1 + rng.IntN(5)
 	lines := make([]map[string]any, n)
@@ -332,25 +395,35 @@ func (r *runner) receipt(rng *rand.Rand, card string) map[string]any {
 // identification).
 func (r *runner) sale(ctx context.Context, rng *rand.Rand, w, n int) (sale, bool) {
 	if len(r.cfg.Identify) > 0 {
-		return sale{}, r.identify(ctx, rng, n)
+		return sale{}, r.identify(ctx, rng, w, n)
+	}
+	if r.cfg.CalculateOnly {
+		// Receipts made up front: the generator shares the machine with
+		// the server, and marshalling a receipt of maps cost it more CPU
+		// than the server's decoding of it.
+		receipts := r.receipts[w]
+		if _, err := r.call(ctx, r.till(w), "POST", "/v1/purchases/calculate", receipts[rng.IntN(len(receipts))], nil); err != nil {
+			if ctx.Err() == nil {
+				r.fail(kind(err))
+			}
+			return sale{}, false
+		}
+		return sale{}, true
 	}
 	card := r.customers[rng.IntN(len(r.customers))]
 	body := r.receipt(rng, card)
-	if _, err := r.call(ctx, "POST", "/v1/purchases/calculate", body, nil); err != nil {
+	if _, err := r.call(ctx, r.till(w), "POST", "/v1/purchases/calculate", body, nil); err != nil {
 		if ctx.Err() == nil {
 			r.fail(kind(err))
 		}
 		return sale{}, false
-	}
-	if r.cfg.CalculateOnly {
-		return sale{}, true
 	}
 	body["external_id"] = fmt.Sprintf("lg-%s-%d-%d", r.run, w, n)
 	body["confirm"] = true
 	var p struct {
 		ID string `json:"id"`
 	}
-	if _, err := r.call(ctx, "POST", "/v1/purchases", body, &p); err != nil {
+	if _, err := r.call(ctx, r.till(w), "POST", "/v1/purchases", body, &p); err != nil {
 		if ctx.Err() == nil {
 			r.fail(kind(err))
 		}
@@ -362,7 +435,7 @@ func (r *runner) sale(ctx context.Context, rng *rand.Rand, w, n int) (sale, bool
 // identify looks a customer up by card or phone, as a till does before a
 // sale. A customer not found is an error: the file named customers that
 // are there.
-func (r *runner) identify(ctx context.Context, rng *rand.Rand, n int) bool {
+func (r *runner) identify(ctx context.Context, rng *rand.Rand, w, n int) bool {
 	id := r.cfg.Identify[rng.IntN(len(r.cfg.Identify))]
 	q := url.Values{}
 	switch {
@@ -373,7 +446,7 @@ func (r *runner) identify(ctx context.Context, rng *rand.Rand, n int) bool {
 	default:
 		return false
 	}
-	if _, err := r.call(ctx, "GET", "/v1/customers?"+q.Encode(), nil, nil); err != nil {
+	if _, err := r.call(ctx, r.till(w), "GET", "/v1/customers?"+q.Encode(), nil, nil); err != nil {
 		if ctx.Err() == nil {
 			r.fail(kind(err))
 		}
@@ -388,7 +461,7 @@ func (r *runner) refund(ctx context.Context, rng *rand.Rand, s sale, w, n int) b
 	if rng.IntN(2) == 0 {
 		body["lines"] = []map[string]any{{"line": 1 + rng.IntN(s.lines), "quantity": 1}}
 	}
-	if _, err := r.call(ctx, "POST", "/v1/purchases/"+s.id+"/refunds", body, nil); err != nil {
+	if _, err := r.call(ctx, r.till(w), "POST", "/v1/purchases/"+s.id+"/refunds", body, nil); err != nil {
 		if ctx.Err() == nil {
 			r.fail(kind(err))
 		}

@@ -2,12 +2,16 @@ package sqldb_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"os"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/kopilka/kopilka/internal/kopilka"
 	"github.com/kopilka/kopilka/internal/storage"
+	"github.com/kopilka/kopilka/internal/storage/storagetest"
 )
 
 // TestPreparedStatements runs the same reads and writes until SQLite keeps
@@ -58,5 +62,61 @@ func TestPreparedStatements(t *testing.T) {
 			t.Errorf("CustomerByRef(missing) = %v, want not found", err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestMaintain checks that on PostgreSQL with autovacuum off (as on this
+// project's machine) Maintain analyses the tables writes changed, and
+// then leaves them be until they change again; with autovacuum on it
+// leaves everything to PostgreSQL.
+func TestMaintain(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storagetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			f := newLedgerFixture(t, dialect)
+			ctx := t.Context()
+			for range 120 {
+				f.customer()
+			}
+			auto := "off"
+			if dialect == "postgres" {
+				pg, err := sql.Open("pgx", os.Getenv(storagetest.PostgresEnv))
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = pg.QueryRowContext(ctx, "SHOW autovacuum").Scan(&auto)
+				pg.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if dialect != "postgres" || auto == "on" {
+				m, err := f.db.Maintain(ctx)
+				if err != nil || len(m.Analyzed)+len(m.Vacuumed) > 0 {
+					t.Errorf("Maintain (%s, autovacuum %s) = %+v, %v; want nothing done", dialect, auto, m, err)
+				}
+				return
+			}
+			// The statistics PostgreSQL counts changes with reach its views
+			// within about a second.
+			deadline := time.Now().Add(20 * time.Second)
+			var analyzed []string
+			for !slices.Contains(analyzed, "customers") {
+				m, err := f.db.Maintain(ctx)
+				if err != nil {
+					t.Fatalf("Maintain: %v", err)
+				}
+				analyzed = append(analyzed, m.Analyzed...)
+				if time.Now().After(deadline) {
+					t.Fatalf("Maintain analysed %v in 20 s, want customers among them", analyzed)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			m, err := f.db.Maintain(ctx)
+			if err != nil || slices.Contains(m.Analyzed, "customers") {
+				t.Errorf("Maintain right after analysing = %+v, %v; want customers left alone", m, err)
+			}
+		})
 	}
 }
