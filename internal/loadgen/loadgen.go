@@ -109,7 +109,7 @@ type runner struct {
 	cfg       Config
 	client    *http.Client
 	customers []string
-	tills     []string // an API key per cashier (see makeTills)
+	tills     []string   // an API key per cashier (see makeTills)
 	receipts  [][][]byte // per cashier, calculate-only receipts as JSON
 	run       string
 	requests  atomic.Int64
