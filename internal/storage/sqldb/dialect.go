@@ -125,7 +125,6 @@ func (db *DB) openPostgres(url string) error {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	db.w, db.r = w, r
-	db.wstmts, db.rstmts = &stmtCache{pool: w}, &stmtCache{pool: r}
 	return nil
 }
 
