@@ -187,9 +187,17 @@ func (h *Handler) customerHistory(w http.ResponseWriter, r *http.Request) error 
 		ch = ch[:limit]
 		next = optional(strconv.FormatInt(ch[limit-1].ID, 10))
 	}
+	// A till (a key without admin) sees the phones of the history masked,
+	// as in search: it needs to know that a phone changed, not to collect
+	// the old numbers.
+	full := kopilka.ActorFrom(r.Context()).HasScope(kopilka.ScopeAdmin)
 	items := make([]changeJSON, 0, len(ch))
 	for _, c := range ch {
-		items = append(items, changeJSON(changeJSON{ID: c.ID, Field: c.Field, OldValue: c.OldValue, NewValue: c.NewValue, Actor: c.Actor, ChangedAt: c.ChangedAt}))
+		old, new := c.OldValue, c.NewValue
+		if !full && (c.Field == "phone" || c.Field == "extra_phone") {
+			old, new = kopilka.MaskPhone(old), kopilka.MaskPhone(new)
+		}
+		items = append(items, changeJSON{ID: c.ID, Field: c.Field, OldValue: old, NewValue: new, Actor: c.Actor, ChangedAt: c.ChangedAt})
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
 }

@@ -117,6 +117,36 @@ func TestS11MaskedPhones(t *testing.T) {
 				}
 			}
 		}
+
+		// The change history: a till sees that the phones changed, masked;
+		// the admin sees the numbers.
+		s.do(t, "PATCH", "/v1/customers/"+id, ten.Key, map[string]any{"phone": "+79164820000", "extra_phone": ""}, nil).
+			want(t, "PATCH phones", http.StatusOK, "")
+		for _, k := range []struct {
+			name, key, old, extra string
+		}{{"admin", ten.Key, maskPhone, maskExtra}, {"pos", pos, maskPhoneShown, maskExtraShown}} {
+			r := s.do(t, "GET", "/v1/customers/"+id+"/history", k.key, nil, nil)
+			r.want(t, k.name+" history", http.StatusOK, "")
+			var h struct {
+				Items []struct {
+					Field    string `json:"field"`
+					OldValue string `json:"old_value"`
+				} `json:"items"`
+			}
+			r.decode(t, &h)
+			got := map[string]string{}
+			for _, it := range h.Items {
+				if it.Field == "phone" || it.Field == "extra_phone" {
+					got[it.Field] = it.OldValue
+				}
+			}
+			if want := map[string]string{"phone": k.old, "extra_phone": k.extra}; !cmp.Equal(want, got) {
+				t.Errorf("%s history: phone changes from %v, want from %v (%s)", k.name, got, want, r.Body)
+			}
+			if leaks := found(r.Body, maskNeedles); k.name == "pos" && len(leaks) > 0 {
+				t.Errorf("pos history = %s: holds %q, want no full number", r.Body, leaks)
+			}
+		}
 	})
 }
 

@@ -213,7 +213,8 @@ func operations() []op {
 				shared("413", "TooLarge"), shared("503", "Unavailable")}},
 		{Method: "GET", Path: "/v1/customers/{id}/history", ID: "customerHistory", Tag: "Customers", Scope: "pos",
 			Summary: "Profile change history",
-			Desc:    "The changed fields, newest first, a page at a time: pass next_cursor as cursor for the next page; next_cursor is null on the last page.",
+			Desc: "The changed fields, newest first, a page at a time: pass next_cursor as cursor for the next page; next_cursor is null on the last page. " +
+				"For a key without the admin scope the old and new values of phone and extra_phone are masked (+7 *** ***-45-67).",
 			Params: []any{pathRef("CustomerID"),
 				queryParam("cursor", "next_cursor of the previous page.", false, &Schema{Type: "string"}), limitRef()},
 			Responses: []resp{ok("200", "A page of changes.", "CustomerChangePage"),
