@@ -43,7 +43,9 @@ const DefaultChunkSize = 1000
 // SQLiteChunkSize is DefaultChunkSize on SQLite. Its commit writes every
 // page the chunk touched to the log, and the blind indexes of phones and
 // e-mails take rows all over themselves: five times the rows cost about
-// twice the pages. A chunk holds the writer for about half a second.
+// twice the pages. A chunk holds the writer for about half a second, so
+// the server's import jobs, which run beside sales, ask for
+// DefaultChunkSize.
 const SQLiteChunkSize = 5000
 
 // MaxErrors is how many row errors a Report keeps; it counts them all.
@@ -92,6 +94,10 @@ type Report struct {
 // written; importing the file again completes it.
 var ErrInterrupted = errors.New("the import stopped part way")
 
+// ErrChanged is returned when the file changed between the check and the
+// import: nothing was written.
+var ErrChanged = errors.New("the file changed")
+
 // Import imports the customers file at path into a tenant. Without
 // SkipBadRows it reads the file twice: a check of every row (against the
 // database too) and, only when no row is bad, the import itself in chunks.
@@ -109,6 +115,11 @@ func Import(ctx context.Context, svc *loyalty.Service, tenantID, path string, op
 	if err != nil || opt.DryRun || rep.Bad > 0 {
 		return rep, err
 	}
+	// The import pass trusts the check (it does not look for repeated
+	// keys again): the file must be the one checked.
+	if fi, err := os.Stat(path); err != nil || fi.Size() != im.size || !fi.ModTime().Equal(im.mtime) {
+		return nil, fmt.Errorf("%w after it was checked: nothing was written; import it again", ErrChanged)
+	}
 	return im.pass(ctx, PhaseImporting, false, rep.Rows)
 }
 
@@ -117,6 +128,7 @@ type importer struct {
 	tenantID string
 	path     string
 	size     int64
+	mtime    time.Time
 	format   Format
 	opt      Options
 	twoPass  bool
@@ -147,7 +159,7 @@ func newImporter(svc *loyalty.Service, tenantID, path string, opt Options) (*imp
 	if format == "" {
 		format = sniff(head[:n])
 	}
-	return &importer{svc: svc, tenantID: tenantID, path: path, size: fi.Size(), format: format, opt: opt,
+	return &importer{svc: svc, tenantID: tenantID, path: path, size: fi.Size(), mtime: fi.ModTime(), format: format, opt: opt,
 		twoPass: !opt.SkipBadRows || opt.DryRun}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -613,5 +614,31 @@ func TestImportFullStatements(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestImportFileChanged: a file changed between the check and the import
+// is refused, and nothing of it is written (the import pass trusts the
+// check).
+func TestImportFileChanged(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite")
+	ten := e.tenant(t, "changed")
+	path := e.file(t, "people.csv", []byte(people))
+	touched := false
+	rep, err := transfer.Import(e.ctx, e.svc, ten, path, transfer.Options{Now: e.clock.Now, Progress: func(p transfer.Progress) {
+		if p.Phase == transfer.PhaseChecking && !touched {
+			touched = true
+			later := time.Now().Add(time.Hour)
+			if err := os.Chtimes(path, later, later); err != nil {
+				t.Error(err)
+			}
+		}
+	}})
+	if !errors.Is(err, transfer.ErrChanged) || rep != nil {
+		t.Fatalf("Import of a file changed after its check = %+v, %v; want ErrChanged", rep, err)
+	}
+	if got := e.export(t, ten); len(got) != 1 {
+		t.Errorf("export after the refused import = %d rows, want the header only", len(got))
 	}
 }

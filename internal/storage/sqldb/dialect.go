@@ -207,6 +207,6 @@ func (db *DB) openSQLite(path string) error {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	db.w, db.r = w, r
-	db.wstmts, db.rstmts = &stmtCache{pool: w}, &stmtCache{pool: r}
+	db.wstmts, db.rstmts = newStmtCache(w), newStmtCache(r)
 	return nil
 }

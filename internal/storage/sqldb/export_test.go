@@ -35,3 +35,50 @@ func CheckDurability(ctx context.Context, dialect string, db *sql.DB) error {
 	}
 	return fmt.Errorf("unknown dialect %q", dialect)
 }
+
+// PreparedStatements counts the statements kept prepared on the writer and
+// the reader pool (0, 0 on PostgreSQL, whose driver keeps its own).
+func (db *DB) PreparedStatements() (writer, reader int) {
+	count := func(c *stmtCache) int {
+		n := 0
+		if c != nil {
+			c.m.Range(func(_, s any) bool {
+				if s.(*sql.Stmt) != nil {
+					n++
+				}
+				return true
+			})
+		}
+		return n
+	}
+	return count(db.wstmts), count(db.rstmts)
+}
+
+// QueryTwice runs text in tx while the rows of a first run of it are still
+// open, and reads both.
+func QueryTwice(ctx context.Context, tx storage.Tx, text string, args ...any) error {
+	t := tx.(*Tx)
+	a, err := t.query(ctx, text, args...)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	for a.Next() {
+		b, err := t.query(ctx, text, args...)
+		if err != nil {
+			return err
+		}
+		for b.Next() {
+		}
+		if err := b.Close(); err != nil {
+			return err
+		}
+	}
+	return a.Err()
+}
+
+// RowOnce runs text, a query of one row and one column, in tx.
+func RowOnce(ctx context.Context, tx storage.Tx, text string, args ...any) error {
+	var v any
+	return tx.(*Tx).row(ctx, text, args...).Scan(&v)
+}

@@ -3,7 +3,8 @@ package sqldb
 import (
 	"context"
 	"fmt"
-	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Maintenance is what Maintain did: the tables it analysed and vacuumed.
@@ -14,7 +15,8 @@ type Maintenance struct {
 // Maintain does autovacuum's work on Kopilka's tables when the PostgreSQL
 // cluster has autovacuum off: it analyses a table once a tenth of its
 // rows (and 50 more) changed since its last analysis, and vacuums it once
-// a fifth of its rows (and 50 more) are dead, autovacuum's own defaults.
+// a fifth of its rows (and 50 more) are dead or a fifth (and 1,000 more)
+// were inserted since its last vacuum, autovacuum's own defaults.
 // Without statistics the planner guesses, and a sale ran three times
 // slower on a database never analysed. With autovacuum on, and on SQLite,
 // it does nothing. Servers call it every few seconds; imports call it at
@@ -31,23 +33,27 @@ func (db *DB) Maintain(ctx context.Context) (Maintenance, error) {
 	if auto == "on" {
 		return m, nil
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT relname,
+	// Vacuum also after 1,000 + 20 % inserts (PostgreSQL 13's insert
+	// trigger): append-only tables (operations, postings) otherwise never
+	// get their visibility map set nor their rows frozen.
+	rows, err := db.r.QueryContext(ctx, `SELECT schemaname, relname,
  n_mod_since_analyze > 50 + n_live_tup / 10,
- n_dead_tup > 50 + n_live_tup / 5
+ n_dead_tup > 50 + n_live_tup / 5 OR n_ins_since_vacuum > 1000 + n_live_tup / 5
  FROM pg_stat_user_tables WHERE schemaname = current_schema()
- AND (n_mod_since_analyze > 50 + n_live_tup / 10 OR n_dead_tup > 50 + n_live_tup / 5)
+ AND (n_mod_since_analyze > 50 + n_live_tup / 10 OR n_dead_tup > 50 + n_live_tup / 5
+   OR n_ins_since_vacuum > 1000 + n_live_tup / 5)
  ORDER BY relname`)
 	if err != nil {
 		return m, fmt.Errorf("maintain: %w", err)
 	}
 	type due struct {
-		table           string
+		schema, table   string
 		analyze, vacuum bool
 	}
 	var todo []due
 	for rows.Next() {
 		var d due
-		if err := rows.Scan(&d.table, &d.analyze, &d.vacuum); err != nil {
+		if err := rows.Scan(&d.schema, &d.table, &d.analyze, &d.vacuum); err != nil {
 			rows.Close()
 			return m, fmt.Errorf("maintain: %w", err)
 		}
@@ -58,7 +64,10 @@ func (db *DB) Maintain(ctx context.Context) (Maintenance, error) {
 		return m, fmt.Errorf("maintain: %w", err)
 	}
 	for _, d := range todo {
-		name := `"` + strings.ReplaceAll(d.table, `"`, `""`) + `"`
+		if !d.analyze && !d.vacuum {
+			continue
+		}
+		name := pgx.Identifier{d.schema, d.table}.Sanitize()
 		q := "ANALYZE " + name
 		if d.vacuum {
 			q = "VACUUM (ANALYZE) " + name

@@ -22,12 +22,23 @@ const maxCachedStmts = 2048
 // the background, once a connection is free, and runs unprepared
 // meanwhile.
 type stmtCache struct {
-	pool      *sql.DB
-	m         sync.Map // text → *sql.Stmt, nil while being prepared
+	pool *sql.DB
+	m    sync.Map // text → *sql.Stmt, nil while being prepared
+	// n counts the texts kept; callers racing past the bound may add a
+	// few more, which is harmless.
 	n         atomic.Int32
 	preparing sync.WaitGroup
-	mu        sync.Mutex // guards closed against a prepare starting after close
+	mu        sync.Mutex // guards closed and stop against a prepare starting after close
 	closed    bool
+	// ctx ends the preparations waiting for a connection when the cache
+	// closes: the pool may be busy for long (an export's snapshot).
+	ctx  context.Context
+	stop context.CancelFunc
+}
+
+func newStmtCache(pool *sql.DB) *stmtCache {
+	ctx, stop := context.WithCancel(context.Background())
+	return &stmtCache{pool: pool, ctx: ctx, stop: stop}
 }
 
 // get returns text prepared on the pool, or nil when it is not (yet).
@@ -48,9 +59,11 @@ func (c *stmtCache) get(text string) *sql.Stmt {
 		return nil
 	}
 	c.preparing.Go(func() {
-		s, err := c.pool.PrepareContext(context.Background(), text)
+		s, err := c.pool.PrepareContext(c.ctx, text)
 		if err != nil {
-			return // a bad text: its unprepared runs report it; it stays unprepared
+			// A bad text (its unprepared runs report it) or a cache closing:
+			// the text stays unprepared, and is not tried again.
+			return
 		}
 		c.m.Store(text, s)
 	})
@@ -61,6 +74,7 @@ func (c *stmtCache) get(text string) *sql.Stmt {
 func (c *stmtCache) close() {
 	c.mu.Lock()
 	c.closed = true
+	c.stop()
 	c.mu.Unlock()
 	c.preparing.Wait()
 	c.m.Range(func(_, s any) bool {
@@ -73,8 +87,13 @@ func (c *stmtCache) close() {
 
 // stmt returns the transaction's statement for text when it can run
 // prepared: on SQLite, on the reader pool, the reader's snapshot or the
-// writer's transaction. nil: run the text itself.
-func (tx *Tx) stmt(ctx context.Context, text string) *sql.Stmt {
+// writer's transaction. nil: run the text itself. rows: the caller keeps
+// the result's rows open while it may run more. SQLite keeps one compiled
+// statement per text and connection, which a transaction's second run of
+// the same text would need while the first's rows are open; so a
+// transaction's row-returning queries run unprepared (the pool gives a
+// second run another connection).
+func (tx *Tx) stmt(ctx context.Context, text string, rows bool) *sql.Stmt {
 	if tx.db.rstmts == nil {
 		return nil
 	}
@@ -82,6 +101,9 @@ func (tx *Tx) stmt(ctx context.Context, text string) *sql.Stmt {
 	case *sql.DB:
 		return tx.db.rstmts.get(text)
 	case *sql.Tx:
+		if rows {
+			return nil
+		}
 		c := tx.db.wstmts
 		if tx.reader {
 			c = tx.db.rstmts
@@ -91,22 +113,4 @@ func (tx *Tx) stmt(ctx context.Context, text string) *sql.Stmt {
 		}
 	}
 	return nil
-}
-
-// PreparedStatements counts the statements kept prepared on the writer and
-// the reader pool (0, 0 on PostgreSQL, whose driver keeps its own).
-func (db *DB) PreparedStatements() (writer, reader int) {
-	count := func(c *stmtCache) int {
-		n := 0
-		if c != nil {
-			c.m.Range(func(_, s any) bool {
-				if s.(*sql.Stmt) != nil {
-					n++
-				}
-				return true
-			})
-		}
-		return n
-	}
-	return count(db.wstmts), count(db.rstmts)
 }

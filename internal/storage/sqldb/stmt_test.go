@@ -5,12 +5,15 @@ import (
 	"database/sql"
 	"errors"
 	"os"
+	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/kopilka/kopilka/internal/kopilka"
 	"github.com/kopilka/kopilka/internal/storage"
+	"github.com/kopilka/kopilka/internal/storage/sqldb"
 	"github.com/kopilka/kopilka/internal/storage/storagetest"
 )
 
@@ -119,4 +122,75 @@ func TestMaintain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPreparedStatementsNested runs a text again inside a read snapshot
+// while the rows of its first run are open, after the text was prepared:
+// SQLite has one compiled statement per text and connection, so the
+// second run must not take the same one.
+func TestPreparedStatementsNested(t *testing.T) {
+	t.Parallel()
+	f := newLedgerFixture(t, "sqlite")
+	ctx := t.Context()
+	for range 3 {
+		f.customer()
+	}
+	const q = "SELECT id FROM customers WHERE tenant_id = ?"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		// On the pool, which prepares it (a second run takes another
+		// connection there).
+		err := f.db.Read(ctx, func(tx storage.Tx) error { return sqldb.QueryTwice(ctx, tx, q, f.tenant) })
+		if err != nil {
+			t.Fatalf("the same query twice on the reader pool: %v", err)
+		}
+		if _, r := f.db.PreparedStatements(); r > 0 {
+			if err := f.db.Snapshot(ctx, func(tx storage.Tx) error { return sqldb.QueryTwice(ctx, tx, q, f.tenant) }); err != nil {
+				t.Fatalf("the same query twice in a snapshot, once prepared: %v", err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the query was never prepared")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestCloseWithBusyReaders closes the database while every reader
+// connection is held by a snapshot and a new text waits to be prepared on
+// that pool: Close must not wait for the snapshots.
+func TestCloseWithBusyReaders(t *testing.T) {
+	t.Parallel()
+	db := storagetest.Open(t, "sqlite", sqldb.Options{})
+	ctx := t.Context()
+	held := make(chan struct{})
+	release := make(chan struct{})
+	readers := 2 * runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for i := range readers {
+		wg.Go(func() {
+			_ = db.Snapshot(ctx, func(tx storage.Tx) error {
+				if i == 0 {
+					// A text never seen: its preparation waits for a reader.
+					_ = sqldb.RowOnce(ctx, tx, "SELECT 1 WHERE 1 = ?", 1)
+				}
+				held <- struct{}{}
+				<-release
+				return nil
+			})
+		})
+	}
+	for range readers {
+		<-held
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Error("Close waited for the snapshots holding every reader")
+	}
+	close(release)
+	wg.Wait()
 }

@@ -65,7 +65,7 @@ func (tx *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 	text := tx.sql(q)
 	var res sql.Result
 	var err error
-	if s := tx.stmt(ctx, text); s != nil {
+	if s := tx.stmt(ctx, text, false); s != nil {
 		res, err = s.ExecContext(ctx, args...)
 	} else {
 		res, err = tx.q.ExecContext(ctx, text, args...)
@@ -82,7 +82,7 @@ func (tx *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, erro
 	text := tx.sql(q)
 	var rows *sql.Rows
 	var err error
-	if s := tx.stmt(ctx, text); s != nil {
+	if s := tx.stmt(ctx, text, true); s != nil {
 		rows, err = s.QueryContext(ctx, args...)
 	} else {
 		rows, err = tx.q.QueryContext(ctx, text, args...)
@@ -99,7 +99,7 @@ func (tx *Tx) row(ctx context.Context, q string, args ...any) row {
 		}
 	}
 	text := tx.sql(q)
-	if s := tx.stmt(ctx, text); s != nil {
+	if s := tx.stmt(ctx, text, false); s != nil {
 		return row{r: s.QueryRowContext(ctx, args...), d: tx.db.d}
 	}
 	return row{r: tx.q.QueryRowContext(ctx, text, args...), d: tx.db.d}
