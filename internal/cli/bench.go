@@ -1,18 +1,13 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/kopilka/kopilka/internal/loadgen"
+	"github.com/kopilka/kopilka/internal/transfer"
 )
 
 // runBench drives a running server with simulated cashiers, then (when it
@@ -33,7 +28,7 @@ func runBench(ctx context.Context, env Env, args []string) error {
 		fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
 		fs.BoolVar(&verify, "verify", true, "run verify on --db after the load")
 		fs.BoolVar(&cfg.CalculateOnly, "calculate-only", false, "send calculate requests only (the read path; nothing is sold)")
-		fs.StringVar(&identify, "identify", "", "identify customers of this CSV file (columns card and phone, as `kopilka import` takes) "+
+		fs.StringVar(&identify, "identify", "", "identify customers of this file (CSV or XLSX, as `kopilka import customers` takes it) "+
 			"by card and by phone, and nothing else; needs --key of the tenant they were imported into")
 	})
 	if err != nil {
@@ -82,67 +77,20 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	return nil
 }
 
-// readIdents reads the card and phone columns of a customers CSV file
-// (comma or semicolon separated, as import takes it).
+// readIdents reads the phones and cards of a customers file as import
+// reads them.
 func readIdents(path string) ([]loadgen.Ident, error) {
-	f, err := os.Open(path)
+	ids, err := transfer.ReadIdentifiers(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	br := bufio.NewReader(f)
-	head, err := br.Peek(4096)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return nil, err
-	}
-	r := csv.NewReader(br)
-	first := string(head)
-	if i := strings.IndexByte(first, '\n'); i >= 0 {
-		first = first[:i]
-	}
-	if strings.Count(first, ";") > strings.Count(first, ",") {
-		r.Comma = ';'
-	}
-	r.FieldsPerRecord = -1
-	r.ReuseRecord = true
-	hdr, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	card, phone := -1, -1
-	for i, h := range hdr {
-		switch strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))) {
-		case "card":
-			card = i
-		case "phone":
-			phone = i
+	out := make([]loadgen.Ident, 0, len(ids))
+	for _, id := range ids {
+		in := loadgen.Ident{Phone: id.Phone}
+		if len(id.Cards) > 0 {
+			in.Card = id.Cards[0]
 		}
-	}
-	if card < 0 && phone < 0 {
-		return nil, fmt.Errorf("%s: the header has neither a card nor a phone column", path)
-	}
-	var out []loadgen.Ident
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		var id loadgen.Ident
-		if card >= 0 && card < len(rec) {
-			id.Card = strings.TrimSpace(rec[card])
-		}
-		if phone >= 0 && phone < len(rec) {
-			id.Phone = strings.TrimSpace(rec[phone])
-		}
-		if id.Card != "" || id.Phone != "" {
-			out = append(out, id)
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no customer has a card or a phone", path)
+		out = append(out, in)
 	}
 	return out, nil
 }

@@ -42,8 +42,9 @@ func TestBenchTool(t *testing.T) {
 		ten := s.tenant(t, "Identify")
 		dir := t.TempDir()
 		file := filepath.Join(dir, "customers.csv")
-		csv := "external_id;phone;card;balance\r\n" +
-			"A1;+7 912 000-11-01;IDC-0001;10,50\r\n" +
+		// Russian headers and two cards in one cell, as import takes them.
+		csv := "Внешний ID;Телефон;Карты;Баланс\r\n" +
+			"A1;+7 912 000-11-01;\"IDC-0001, IDC-0011\";10,50\r\n" +
 			"A2;89120001102;IDC-0002;0\r\n" +
 			"A3;;IDC-0003;1\r\n" +
 			"A4;+79120001104;;2\r\n"
@@ -71,11 +72,11 @@ func TestBenchTool(t *testing.T) {
 		}
 
 		bad := filepath.Join(dir, "bad.csv")
-		if err := os.WriteFile(bad, []byte("name,email\nИван,i@example.com\n"), 0o600); err != nil {
+		if err := os.WriteFile(bad, []byte("external_id,email\nX1,i@example.com\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		out, err = runCLI("bench", "--url", s.base, "--key", ten.Key, "--identify", bad, "--duration", "1s")
-		if err == nil || !strings.Contains(err.Error(), "neither a card nor a phone") || strings.Contains(out, "identify:") {
+		if err == nil || !strings.Contains(err.Error(), "phone") || !strings.Contains(err.Error(), "card") || strings.Contains(out, "identify:") {
 			t.Errorf("bench --identify with a file without card or phone = %v, want a clear refusal before any request:\n%s", err, out)
 		}
 		if _, err := runCLI("bench", "--url", s.base, "--identify", file); exitCode(err) != 2 {

@@ -110,6 +110,7 @@ type runner struct {
 	client    *http.Client
 	customers []string
 	tills     []string   // an API key per cashier (see makeTills)
+	tillIDs   []string   // the ids of the keys makeTills made
 	receipts  [][][]byte // per cashier, calculate-only receipts as JSON
 	run       string
 	requests  atomic.Int64
@@ -126,6 +127,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r := &runner{cfg: cfg, client: &http.Client{Transport: tr, Timeout: 30 * time.Second}, errors: map[string]int64{},
 		run: fmt.Sprintf("%x", rand.Uint64())}
 	defer tr.CloseIdleConnections()
+	for _, id := range cfg.Identify {
+		if id.Card == "" && id.Phone == "" {
+			return nil, fmt.Errorf("an identification names neither a card nor a phone")
+		}
+	}
+	defer r.dropTills(context.WithoutCancel(ctx))
 	if err := r.makeTills(ctx); err != nil {
 		return nil, err
 	}
@@ -199,6 +206,7 @@ func (r *runner) makeTills(ctx context.Context) error {
 	r.tills = make([]string, r.cfg.Cashiers)
 	for w := range r.tills {
 		var k struct {
+			ID  string `json:"id"`
 			Key string `json:"key"`
 		}
 		status, err := r.call(ctx, r.cfg.Key, "POST", "/v1/api-keys",
@@ -215,8 +223,19 @@ func (r *runner) makeTills(ctx context.Context) error {
 			return fmt.Errorf("make a key for till %d: the answer carries no key", w+1)
 		}
 		r.tills[w] = k.Key
+		r.tillIDs = append(r.tillIDs, k.ID)
 	}
 	return nil
+}
+
+// dropTills revokes the keys makeTills made, so that runs leave none
+// behind.
+func (r *runner) dropTills(ctx context.Context) {
+	for _, id := range r.tillIDs {
+		if _, err := r.call(ctx, r.cfg.Key, "DELETE", "/v1/api-keys/"+id, nil, nil); err != nil {
+			r.fail("revoke a till's key: " + err.Error())
+		}
+	}
 }
 
 // till is cashier w's key.

@@ -456,3 +456,59 @@ func (p *parser) dupes(r *loyalty.ImportRow) []RowError {
 	}
 	return errs
 }
+
+// Identifier is how a till would find one customer of a file: the phone
+// (E.164) and the cards of a row.
+type Identifier struct {
+	Phone string
+	Cards []string
+}
+
+// ReadIdentifiers reads the phones and cards of a customers file as
+// Import reads them (CSV or XLSX, the same headers, encodings and cell
+// forms), skipping rows that name neither or that Import would refuse.
+// It is for load tests of identification.
+func ReadIdentifiers(path string) ([]Identifier, error) {
+	im, err := newImporter(nil, "", path, Options{ChunkSize: DefaultChunkSize})
+	if err != nil {
+		return nil, err
+	}
+	rd, err := im.open()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.close()
+	var h *header
+	var out []Identifier
+	now := time.Now()
+	for {
+		rec, err := rd.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if rec.blank() {
+			continue
+		}
+		if h == nil {
+			var errs []RowError
+			if h, errs = parseHeader(rec.line, rec.fields); len(errs) > 0 {
+				return nil, fmt.Errorf("%s: %s", path, errs[0].Message)
+			}
+			if h.position(ColPhone) < 0 && h.position(ColCard) < 0 {
+				return nil, fmt.Errorf("%s: the header has neither a phone nor a card column", path)
+			}
+			continue
+		}
+		row, errs := h.parseRow(rec, im.format == XLSX, now)
+		if len(errs) == 0 && (row.Phone != "" || len(row.Cards) > 0) {
+			out = append(out, Identifier{Phone: row.Phone, Cards: row.Cards})
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no row has a phone or a card", path)
+	}
+	return out, nil
+}
