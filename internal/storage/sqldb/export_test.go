@@ -82,3 +82,12 @@ func RowOnce(ctx context.Context, tx storage.Tx, text string, args ...any) error
 	var v any
 	return tx.(*Tx).row(ctx, text, args...).Scan(&v)
 }
+
+// WaitPrepared waits for the statements being prepared in the background.
+func WaitPrepared(db *DB) {
+	for _, c := range []*stmtCache{db.wstmts, db.rstmts} {
+		if c != nil {
+			c.preparing.Wait()
+		}
+	}
+}
