@@ -224,15 +224,6 @@ func (db *DB) start() {
 	}
 }
 
-// prepared returns q prepared on the writer pool, or nil while it is not
-// (see stmtCache); nil on PostgreSQL.
-func (db *DB) prepared(q string) *sql.Stmt {
-	if db.wstmts == nil {
-		return nil
-	}
-	return db.wstmts.get(q)
-}
-
 // Dialect names the database kind.
 func (db *DB) Dialect() string { return db.d.name() }
 

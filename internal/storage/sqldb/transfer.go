@@ -101,11 +101,11 @@ func (tx *Tx) execRaw(ctx context.Context, q string, args ...any) error {
 	return tx.db.d.mapErr(err)
 }
 
-// execPrepared is execRaw through a statement the writer pool prepared
-// once (SQLite: its one connection keeps it).
+// execPrepared is execRaw through a statement kept prepared (tx.stmt:
+// on SQLite, whose driver would parse the text on every run).
 func (tx *Tx) execPrepared(ctx context.Context, q string, args ...any) error {
-	sqlTx, ok := tx.q.(*sql.Tx)
-	if !ok || tx.isPG() {
+	stmt := tx.stmt(ctx, q, false)
+	if stmt == nil {
 		return tx.execRaw(ctx, q, args...)
 	}
 	if tx.b != nil {
@@ -113,12 +113,7 @@ func (tx *Tx) execPrepared(ctx context.Context, q string, args ...any) error {
 			return err
 		}
 	}
-	stmt := tx.db.prepared(q)
-	if stmt == nil {
-		_, err := sqlTx.ExecContext(ctx, q, args...)
-		return tx.db.d.mapErr(err)
-	}
-	_, err := sqlTx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	_, err := stmt.ExecContext(ctx, args...)
 	return tx.db.d.mapErr(err)
 }
 
