@@ -36,24 +36,25 @@ func (db *DB) Maintain(ctx context.Context) (Maintenance, error) {
 	// Vacuum also after 1,000 + 20 % inserts (PostgreSQL 13's insert
 	// trigger): append-only tables (operations, postings) otherwise never
 	// get their visibility map set nor their rows frozen.
-	rows, err := db.r.QueryContext(ctx, `SELECT schemaname, relname,
- n_mod_since_analyze > 50 + n_live_tup / 10,
- n_dead_tup > 50 + n_live_tup / 5 OR n_ins_since_vacuum > 1000 + n_live_tup / 5
- FROM pg_stat_user_tables WHERE schemaname = current_schema()
- AND (n_mod_since_analyze > 50 + n_live_tup / 10 OR n_dead_tup > 50 + n_live_tup / 5
-   OR n_ins_since_vacuum > 1000 + n_live_tup / 5)
+	rows, err := db.r.QueryContext(ctx, `SELECT schemaname, relname, due_vacuum FROM (
+ SELECT schemaname, relname,
+  n_mod_since_analyze > 50 + n_live_tup / 10 AS due_analyze,
+  n_dead_tup > 50 + n_live_tup / 5 OR n_ins_since_vacuum > 1000 + n_live_tup / 5 AS due_vacuum
+ FROM pg_stat_user_tables WHERE schemaname = current_schema()) t
+ WHERE due_analyze OR due_vacuum
  ORDER BY relname`)
 	if err != nil {
 		return m, fmt.Errorf("maintain: %w", err)
 	}
+	// A table due is analysed, or vacuumed and analysed.
 	type due struct {
-		schema, table   string
-		analyze, vacuum bool
+		schema, table string
+		vacuum        bool
 	}
 	var todo []due
 	for rows.Next() {
 		var d due
-		if err := rows.Scan(&d.schema, &d.table, &d.analyze, &d.vacuum); err != nil {
+		if err := rows.Scan(&d.schema, &d.table, &d.vacuum); err != nil {
 			rows.Close()
 			return m, fmt.Errorf("maintain: %w", err)
 		}
@@ -64,9 +65,6 @@ func (db *DB) Maintain(ctx context.Context) (Maintenance, error) {
 		return m, fmt.Errorf("maintain: %w", err)
 	}
 	for _, d := range todo {
-		if !d.analyze && !d.vacuum {
-			continue
-		}
 		name := pgx.Identifier{d.schema, d.table}.Sanitize()
 		q := "ANALYZE " + name
 		if d.vacuum {
