@@ -469,6 +469,8 @@ type Identifier struct {
 // forms), skipping rows that name neither or that Import would refuse.
 // It is for load tests of identification.
 func ReadIdentifiers(path string) ([]Identifier, error) {
+	// No database: newImporter asks for the dialect only when it has to
+	// choose the chunk size.
 	im, err := newImporter(nil, "", path, Options{ChunkSize: DefaultChunkSize})
 	if err != nil {
 		return nil, err
@@ -478,34 +480,36 @@ func ReadIdentifiers(path string) ([]Identifier, error) {
 		return nil, err
 	}
 	defer rd.close()
-	var h *header
+	// Import's own parser, without the look for repeated keys (seen nil);
+	// the channel is drained to its end, so the parser is done with rd
+	// before rd closes.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	chunks := make(chan chunk, 1)
+	go (&parser{im: im}).run(ctx, rd, chunks)
 	var out []Identifier
-	now := time.Now()
-	for {
-		rec, err := rd.next()
-		if errors.Is(err, io.EOF) {
-			break
+	var bad error
+	for ch := range chunks {
+		switch {
+		case bad != nil:
+			continue
+		case ch.fatal:
+			bad = fmt.Errorf("%s: %s", path, ch.errs[len(ch.errs)-1].Message)
+		case ch.header != nil && ch.header.position(ColPhone) < 0 && ch.header.position(ColCard) < 0:
+			bad = fmt.Errorf("%s: the header has neither a phone nor a card column", path)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if rec.blank() {
+		if bad != nil {
+			cancel()
 			continue
 		}
-		if h == nil {
-			var errs []RowError
-			if h, errs = parseHeader(rec.line, rec.fields); len(errs) > 0 {
-				return nil, fmt.Errorf("%s: %s", path, errs[0].Message)
+		for _, row := range ch.rows {
+			if row.Phone != "" || len(row.Cards) > 0 {
+				out = append(out, Identifier{Phone: row.Phone, Cards: row.Cards})
 			}
-			if h.position(ColPhone) < 0 && h.position(ColCard) < 0 {
-				return nil, fmt.Errorf("%s: the header has neither a phone nor a card column", path)
-			}
-			continue
 		}
-		row, errs := h.parseRow(rec, im.format == XLSX, now)
-		if len(errs) == 0 && (row.Phone != "" || len(row.Cards) > 0) {
-			out = append(out, Identifier{Phone: row.Phone, Cards: row.Cards})
-		}
+	}
+	if bad != nil {
+		return nil, bad
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no row has a phone or a card", path)
