@@ -128,7 +128,7 @@ func maintain(ctx context.Context, db *sqldb.DB, log interface {
 	t := time.NewTicker(maintainEvery)
 	defer t.Stop()
 	for {
-		m, err := db.Maintain(ctx)
+		m, err := db.Maintain(ctx, sqldb.Background)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			log.Error("table maintenance", "err", err)

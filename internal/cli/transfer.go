@@ -15,6 +15,7 @@ import (
 	"github.com/kopilka/kopilka/internal/config"
 	"github.com/kopilka/kopilka/internal/kopilka"
 	"github.com/kopilka/kopilka/internal/loyalty"
+	"github.com/kopilka/kopilka/internal/storage/sqldb"
 	"github.com/kopilka/kopilka/internal/transfer"
 )
 
@@ -138,7 +139,7 @@ func runImport(ctx context.Context, env Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "%s (%.1f s, %.0f rows/s)\n", rep.Summary(), took.Seconds(), float64(rep.Rows)/max(took.Seconds(), 1e-3))
 	if rep.Written {
 		// Fresh rows need the planner's statistics where autovacuum is off.
-		if _, err := db.Maintain(ctx); err != nil {
+		if _, err := db.Maintain(ctx, sqldb.AfterImport); err != nil {
 			fmt.Fprintf(env.Stderr, "note: the tables could not be analysed after the import: %v\n", err)
 		}
 	}

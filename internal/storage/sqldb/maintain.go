@@ -2,7 +2,9 @@ package sqldb
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -11,6 +13,22 @@ import (
 type Maintenance struct {
 	Analyzed, Vacuumed []string
 }
+
+// MaintainMode says how Maintain works.
+type MaintainMode int
+
+const (
+	// Background is a server's periodic maintenance, autovacuum's work
+	// as autovacuum does it: a table is reconsidered a minute after it
+	// was last analysed or vacuumed (autovacuum_naptime), and vacuums
+	// are throttled with autovacuum's cost limits, so that they do not
+	// take the cores from sales.
+	Background MaintainMode = iota
+	// AfterImport analyses the tables an import filled, at once and
+	// unthrottled (their fresh rows need statistics now), and leaves
+	// vacuuming them to the servers' background maintenance.
+	AfterImport
+)
 
 // Maintain does autovacuum's work on Kopilka's tables when the PostgreSQL
 // cluster has autovacuum off: it analyses a table once a tenth of its
@@ -21,7 +39,7 @@ type Maintenance struct {
 // slower on a database never analysed. With autovacuum on, and on SQLite,
 // it does nothing. Servers call it every few seconds; imports call it at
 // their end.
-func (db *DB) Maintain(ctx context.Context) (Maintenance, error) {
+func (db *DB) Maintain(ctx context.Context, mode MaintainMode) (Maintenance, error) {
 	var m Maintenance
 	if db.d.name() != "postgres" {
 		return m, nil
@@ -35,14 +53,18 @@ func (db *DB) Maintain(ctx context.Context) (Maintenance, error) {
 	}
 	// Vacuum also after 1,000 + 20 % inserts (PostgreSQL 13's insert
 	// trigger): append-only tables (operations, postings) otherwise never
-	// get their visibility map set nor their rows frozen.
-	rows, err := db.r.QueryContext(ctx, `SELECT schemaname, relname, due_vacuum FROM (
+	// get their visibility map set nor their rows frozen. A table never
+	// analysed is due at once in any mode: the planner's guesses for it
+	// are what made sales slow.
+	rows, err := db.r.QueryContext(ctx, `SELECT schemaname, relname, due_vacuum AND $1 FROM (
  SELECT schemaname, relname,
   n_mod_since_analyze > 50 + n_live_tup / 10 AS due_analyze,
-  n_dead_tup > 50 + n_live_tup / 5 OR n_ins_since_vacuum > 1000 + n_live_tup / 5 AS due_vacuum
+  n_dead_tup > 50 + n_live_tup / 5 OR n_ins_since_vacuum > 1000 + n_live_tup / 5 AS due_vacuum,
+  last_analyze IS NULL OR NOT $1
+   OR GREATEST(last_analyze, last_vacuum) < now() - interval '1 minute' AS rested
  FROM pg_stat_user_tables WHERE schemaname = current_schema()) t
- WHERE due_analyze OR due_vacuum
- ORDER BY relname`)
+ WHERE rested AND (due_analyze OR (due_vacuum AND $1))
+ ORDER BY relname`, mode == Background)
 	if err != nil {
 		return m, fmt.Errorf("maintain: %w", err)
 	}
@@ -64,14 +86,37 @@ func (db *DB) Maintain(ctx context.Context) (Maintenance, error) {
 	if err := rows.Err(); err != nil {
 		return m, fmt.Errorf("maintain: %w", err)
 	}
+	if len(todo) == 0 {
+		return m, nil
+	}
+	// On a connection of the writer pool (a reader session may be
+	// read-only), with autovacuum's throttle in the background.
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return m, fmt.Errorf("maintain: %w", err)
+	}
+	defer conn.Close()
+	if mode == Background {
+		if _, err := conn.ExecContext(ctx, "SET vacuum_cost_delay = '2ms'; SET vacuum_cost_limit = 200"); err != nil {
+			return m, fmt.Errorf("maintain: %w", err)
+		}
+		defer func() {
+			// The connection goes back to the pool: its writers run
+			// unthrottled. Reset even when ctx has ended.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if _, err := conn.ExecContext(rctx, "RESET vacuum_cost_delay; RESET vacuum_cost_limit"); err != nil {
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // drop it from the pool
+			}
+		}()
+	}
 	for _, d := range todo {
 		name := pgx.Identifier{d.schema, d.table}.Sanitize()
 		q := "ANALYZE " + name
 		if d.vacuum {
 			q = "VACUUM (ANALYZE) " + name
 		}
-		// On the writer pool: a reader session may be read-only.
-		if _, err := db.w.ExecContext(ctx, q); err != nil {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return m, fmt.Errorf("maintain: %s: %w", q, err)
 		}
 		m.Analyzed = append(m.Analyzed, d.table)

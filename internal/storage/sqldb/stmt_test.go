@@ -88,7 +88,7 @@ func TestMaintain(t *testing.T) {
 				}
 			}
 			if dialect != "postgres" || auto == "on" {
-				m, err := f.db.Maintain(ctx)
+				m, err := f.db.Maintain(ctx, sqldb.Background)
 				if err != nil || len(m.Analyzed)+len(m.Vacuumed) > 0 {
 					t.Errorf("Maintain (%s, autovacuum %s) = %+v, %v; want nothing done", dialect, auto, m, err)
 				}
@@ -100,7 +100,7 @@ func TestMaintain(t *testing.T) {
 			deadline := time.Now().Add(20 * time.Second)
 			var analyzed []string
 			for !slices.Contains(analyzed, "customers") {
-				m, err := f.db.Maintain(ctx)
+				m, err := f.db.Maintain(ctx, sqldb.Background)
 				if err != nil {
 					t.Fatalf("Maintain: %v", err)
 				}
@@ -110,9 +110,50 @@ func TestMaintain(t *testing.T) {
 				}
 				time.Sleep(200 * time.Millisecond)
 			}
-			m, err := f.db.Maintain(ctx)
+			m, err := f.db.Maintain(ctx, sqldb.Background)
 			if err != nil || slices.Contains(m.Analyzed, "customers") {
 				t.Errorf("Maintain right after analysing = %+v, %v; want customers left alone", m, err)
+			}
+			// The background throttle stays with Maintain: every
+			// connection of the writer pool (the one Maintain used among
+			// them, for they are all held at once) runs vacuums at full
+			// speed again.
+			w := sqldb.Writer(f.db)
+			var conns []*sql.Conn
+			for range w.Stats().MaxOpenConnections {
+				c, err := w.Conn(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				conns = append(conns, c)
+			}
+			for _, c := range conns {
+				var delay string
+				if err := c.QueryRowContext(ctx, "SHOW vacuum_cost_delay").Scan(&delay); err != nil {
+					t.Fatal(err)
+				}
+				if delay != "0" {
+					t.Errorf("a writer connection has vacuum_cost_delay %s after Maintain, want 0", delay)
+				}
+				c.Close()
+			}
+			// An import's maintenance analyses what changed, never waits
+			// for the minute's rest, and vacuums nothing.
+			for range 120 {
+				f.customer()
+			}
+			deadline = time.Now().Add(20 * time.Second)
+			analyzed = nil
+			for !slices.Contains(analyzed, "customers") {
+				m, err := f.db.Maintain(ctx, sqldb.AfterImport)
+				if err != nil || len(m.Vacuumed) > 0 {
+					t.Fatalf("Maintain(AfterImport) = %+v, %v; want analyses only", m, err)
+				}
+				analyzed = append(analyzed, m.Analyzed...)
+				if time.Now().After(deadline) {
+					t.Fatalf("Maintain(AfterImport) analysed %v in 20 s, want customers among them", analyzed)
+				}
+				time.Sleep(200 * time.Millisecond)
 			}
 		})
 	}
