@@ -61,7 +61,19 @@ func (s *Service) CreatePromotion(ctx context.Context, tenantID string, p *kopil
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	_, err := s.write(ctx, tenantID, idem, func(tx storage.Tx) (any, error) { return p, tx.CreatePromotion(ctx, p) })
+	_, err := s.write(ctx, tenantID, idem, func(tx storage.Tx) (any, error) {
+		// A store of another tenant, or none, would make a rule that
+		// never applies: refuse it, naming the store.
+		for _, id := range p.StoreIDs {
+			if _, err := tx.GetStore(ctx, tenantID, id); err != nil {
+				if errIs(err, storage.ErrNotFound) {
+					return nil, kopilka.Invalid("store_ids", "no store %q", id)
+				}
+				return nil, err
+			}
+		}
+		return p, tx.CreatePromotion(ctx, p)
+	})
 	s.promos.forget(tenantID)
 	return err
 }
