@@ -12,6 +12,9 @@ import (
 // storage method issues.
 func Writer(db *DB) *sql.DB { return db.w }
 
+// MaintainLock is the advisory lock key Maintain takes.
+const MaintainLock = maintainLock
+
 // QueueLen reports how many writes wait for the group committers.
 func QueueLen(db *DB) int {
 	n := 0

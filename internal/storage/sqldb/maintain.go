@@ -30,6 +30,9 @@ const (
 	AfterImport
 )
 
+// maintainLock is the advisory lock key of Maintain ("kopilkaM").
+const maintainLock int64 = 0x6b6f70696c6b614d
+
 // Maintain does autovacuum's work on Kopilka's tables when the PostgreSQL
 // cluster has autovacuum off: it analyses a table once a tenth of its
 // rows (and 50 more) changed since its last analysis, and vacuums it once
@@ -96,6 +99,29 @@ func (db *DB) Maintain(ctx context.Context, mode MaintainMode) (Maintenance, err
 		return m, fmt.Errorf("maintain: %w", err)
 	}
 	defer conn.Close()
+	// One maintainer at a time among the servers and imports sharing the
+	// database: a server finding the lock taken leaves the work to its
+	// holder; an import waits for it.
+	lock := "SELECT true FROM (SELECT pg_advisory_lock($1)) l"
+	if mode == Background {
+		lock = "SELECT pg_try_advisory_lock($1)"
+	}
+	var got bool
+	if err := conn.QueryRowContext(ctx, lock, maintainLock).Scan(&got); err != nil {
+		return m, fmt.Errorf("maintain: %w", err)
+	}
+	if !got {
+		return m, nil
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.ExecContext(uctx, "SELECT pg_advisory_unlock($1)", maintainLock); err != nil {
+			// A session that may still hold the lock leaves the pool
+			// (its end releases the lock).
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
 	if mode == Background {
 		if _, err := conn.ExecContext(ctx, "SET vacuum_cost_delay = '2ms'; SET vacuum_cost_limit = 200"); err != nil {
 			return m, fmt.Errorf("maintain: %w", err)

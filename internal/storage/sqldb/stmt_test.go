@@ -138,22 +138,65 @@ func TestMaintain(t *testing.T) {
 				c.Close()
 			}
 			// An import's maintenance analyses what changed, never waits
-			// for the minute's rest, and vacuums nothing.
+			// for the minute's rest, and vacuums nothing; it waits for
+			// another maintainer (here a session holding the lock) to
+			// finish first.
 			for range 120 {
 				f.customer()
 			}
 			deadline = time.Now().Add(20 * time.Second)
-			analyzed = nil
-			for !slices.Contains(analyzed, "customers") {
-				m, err := f.db.Maintain(ctx, sqldb.AfterImport)
-				if err != nil || len(m.Vacuumed) > 0 {
-					t.Fatalf("Maintain(AfterImport) = %+v, %v; want analyses only", m, err)
+			for {
+				var mods, live int64
+				if err := w.QueryRowContext(ctx, `SELECT n_mod_since_analyze, n_live_tup FROM pg_stat_user_tables
+ WHERE schemaname = current_schema() AND relname = 'customers'`).Scan(&mods, &live); err != nil {
+					t.Fatal(err)
 				}
-				analyzed = append(analyzed, m.Analyzed...)
+				if mods > 50+live/10 {
+					break
+				}
 				if time.Now().After(deadline) {
-					t.Fatalf("Maintain(AfterImport) analysed %v in 20 s, want customers among them", analyzed)
+					t.Fatalf("customers shows %d changes since its analysis after 20 s, want over %d", mods, 50+live/10)
 				}
 				time.Sleep(200 * time.Millisecond)
+			}
+			other, err := w.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			if _, err := other.ExecContext(ctx, "SELECT pg_advisory_lock($1)", sqldb.MaintainLock); err != nil {
+				t.Fatal(err)
+			}
+			type result struct {
+				m   sqldb.Maintenance
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				m, err := f.db.Maintain(ctx, sqldb.AfterImport)
+				done <- result{m, err}
+			}()
+			for waiting := false; !waiting; {
+				if err := other.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
+ AND NOT granted AND (classid::bigint << 32) + objid::bigint = $1)`, sqldb.MaintainLock).Scan(&waiting); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case r := <-done:
+					t.Fatalf("Maintain(AfterImport) = %+v, %v while another session held the lock; want it to wait", r.m, r.err)
+				default:
+				}
+				if !waiting && time.Now().After(deadline.Add(10*time.Second)) {
+					t.Fatal("Maintain(AfterImport) never waited for the lock")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if _, err := other.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", sqldb.MaintainLock); err != nil {
+				t.Fatal(err)
+			}
+			r := <-done
+			if r.err != nil || len(r.m.Vacuumed) > 0 || !slices.Contains(r.m.Analyzed, "customers") {
+				t.Errorf("Maintain(AfterImport) = %+v, %v; want customers analysed and nothing vacuumed", r.m, r.err)
 			}
 		})
 	}
