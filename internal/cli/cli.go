@@ -127,7 +127,11 @@ func Run(ctx context.Context, env Env) error {
 func parse(env Env, name string, args []string, extra func(fs *flag.FlagSet)) (config.Config, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	cfg := config.Flags(fs, env.Getenv)
+	flags := config.CommandFlags
+	if name == "serve" {
+		flags = config.Flags
+	}
+	cfg := flags(fs, env.Getenv)
 	if extra != nil {
 		extra(fs)
 	}

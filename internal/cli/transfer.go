@@ -24,7 +24,7 @@ import (
 func parseArgs(env Env, name string, args []string, extra func(fs *flag.FlagSet)) (config.Config, []string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	cfg := config.Flags(fs, env.Getenv)
+	cfg := config.CommandFlags(fs, env.Getenv)
 	extra(fs)
 	var pos []string
 	for {

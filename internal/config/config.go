@@ -44,27 +44,45 @@ const (
 	DefaultTenantInflight = 16
 )
 
-// Flags registers the common flags on fs with defaults from getenv and
-// returns a function that validates and returns the Config after
-// fs.Parse.
+// Flags registers the flags of the server on fs with defaults from
+// getenv and returns a function that validates and returns the Config
+// after fs.Parse.
 func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) {
+	return flags(fs, getenv, true)
+}
+
+// CommandFlags is Flags for the other commands: the database, its keys
+// and the logs, without the server's (listen address, limits, profiler,
+// expiry interval), which keep their defaults.
+func CommandFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) {
+	return flags(fs, getenv, false)
+}
+
+func flags(fs *flag.FlagSet, getenv func(string) string, server bool) func() (Config, error) {
 	env := func(name, def string) string {
 		if v := getenv("KOPILKA_" + name); v != "" {
 			return v
 		}
 		return def
 	}
+	// serverString is a server's flag; other commands take its default.
+	serverString := func(name, envName, def, usage string) *string {
+		if !server {
+			return &def
+		}
+		return fs.String(name, env(envName, def), usage)
+	}
 	db := fs.String("db", env("DB", ""), "database: postgres://… URL or SQLite file (env KOPILKA_DB; default ./kopilka.db)")
-	addr := fs.String("addr", env("ADDR", ":8080"), "listen address (env KOPILKA_ADDR)")
+	addr := serverString("addr", "ADDR", ":8080", "listen address (env KOPILKA_ADDR)")
 	level := fs.String("log-level", env("LOG_LEVEL", "info"), "log level: debug, info, warn, error (env KOPILKA_LOG_LEVEL)")
 	format := fs.String("log-format", env("LOG_FORMAT", "json"), "log format: json or text (env KOPILKA_LOG_FORMAT)")
-	due := fs.String("due-interval", env("DUE_INTERVAL", "15s"), "how often to activate and expire points (env KOPILKA_DUE_INTERVAL)")
+	due := serverString("due-interval", "DUE_INTERVAL", "15s", "how often to activate and expire points (env KOPILKA_DUE_INTERVAL)")
 	committers := fs.Int("committers", 0, "PostgreSQL group committers (0: one per CPU, at least 2)")
 	noBatch := fs.Bool("no-batch", false, "commit every write alone (slower; for comparison)")
-	pprof := fs.String("pprof", env("PPROF", ""), "serve Go profiles on this address, e.g. 127.0.0.1:6060 (off by default; env KOPILKA_PPROF)")
-	rateLimit := fs.String("rate-limit", env("RATE_LIMIT", strconv.Itoa(DefaultRateLimit)), "API requests a second per key, 0 for no limit (env KOPILKA_RATE_LIMIT)")
-	rateBurst := fs.String("rate-burst", env("RATE_BURST", strconv.Itoa(DefaultRateBurst)), "API requests a key may make at once (env KOPILKA_RATE_BURST)")
-	inflight := fs.String("tenant-inflight", env("TENANT_INFLIGHT", strconv.Itoa(DefaultTenantInflight)), "API requests a tenant may have running at once, 0 for no limit (env KOPILKA_TENANT_INFLIGHT)")
+	pprof := serverString("pprof", "PPROF", "", "serve Go profiles on this address, e.g. 127.0.0.1:6060 (off by default; env KOPILKA_PPROF)")
+	rateLimit := serverString("rate-limit", "RATE_LIMIT", strconv.Itoa(DefaultRateLimit), "API requests a second per key, 0 for no limit (env KOPILKA_RATE_LIMIT)")
+	rateBurst := serverString("rate-burst", "RATE_BURST", strconv.Itoa(DefaultRateBurst), "API requests a key may make at once (env KOPILKA_RATE_BURST)")
+	inflight := serverString("tenant-inflight", "TENANT_INFLIGHT", strconv.Itoa(DefaultTenantInflight), "API requests a tenant may have running at once, 0 for no limit (env KOPILKA_TENANT_INFLIGHT)")
 	piiKeys := fs.String("pii-keys", env("PII_KEYS", ""), "personal-data key file (env KOPILKA_PII_KEYS; default kopilka.keys beside the SQLite file, or in the working directory for PostgreSQL)")
 	return func() (Config, error) {
 		c := Config{DB: *db, Addr: *addr, LogFormat: *format, Committers: *committers, NoBatch: *noBatch, Pprof: *pprof,

@@ -195,3 +195,25 @@ func TestLimitFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestServerFlagsAreServes checks that the server's own flags belong to
+// serve: another command refuses them as a usage mistake (exit code 2)
+// rather than taking and ignoring them.
+func TestServerFlagsAreServes(t *testing.T) {
+	t.Parallel()
+	db := t.TempDir() + "/k.db"
+	for _, args := range [][]string{
+		{"verify", "--db", db, "--addr", "127.0.0.1:0"},
+		{"import", "customers", "x.csv", "--db", db, "--rate-limit", "1"},
+		{"export", "customers", "--db", db, "--tenant-inflight", "1"},
+		{"tenant", "create", "--name", "T", "--db", db, "--due-interval", "1m"},
+		{"migrate", "--db", db, "--pprof", "127.0.0.1:0"},
+	} {
+		if _, err := runCLI(args...); exitCode(err) != 2 {
+			t.Errorf("%v = %v, want a usage error (exit code 2)", args, err)
+		}
+	}
+	if _, err := runCLI("verify", "--db", db, "--log-level", "warn", "--no-batch"); err != nil {
+		t.Errorf("verify with the database's own flags = %v, want success", err)
+	}
+}
