@@ -223,13 +223,17 @@ func (h *Handler) idempotency(r *http.Request, scope string, body []byte, status
 			return nil, kopilka.Invalid("Idempotency-Key", "printable ASCII without spaces only")
 		}
 	}
-	sum := sha256.New()
-	fmt.Fprintf(sum, "%s\x00%s\x00", r.Method, r.URL.Path)
-	sum.Write(body)
+	digest := func(b []byte) []byte {
+		sum := sha256.New()
+		fmt.Fprintf(sum, "%s\x00%s\x00", r.Method, r.URL.Path)
+		sum.Write(b)
+		return sum.Sum(nil)
+	}
 	return &loyalty.Idem{
-		Scope: scope,
-		Key:   key,
-		Hash:  sum.Sum(nil),
+		Scope:      scope,
+		Key:        key,
+		Hash:       digest(canonicalJSON(body)),
+		LegacyHash: digest(body),
 		Render: func(v any, err error) (int, []byte) {
 			if err != nil {
 				p := problemFor(err, r.URL.Path)
@@ -240,6 +244,24 @@ func (h *Handler) idempotency(r *http.Request, scope string, body []byte, status
 			return status, b
 		},
 	}, nil
+}
+
+// canonicalJSON is a JSON body as the idempotency check compares it: the
+// same JSON whatever its spacing and key order, so that a client that
+// serialises its retry anew is still replayed rather than refused.
+// Numbers keep their text. A body that is not JSON stays as it is.
+func canonicalJSON(body []byte) []byte {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil || d.More() {
+		return body
+	}
+	b, err := json.Marshal(v) // object keys come out sorted
+	if err != nil {
+		return body
+	}
+	return b
 }
 
 // respond writes v, or the stored answer an idempotent retry replays.

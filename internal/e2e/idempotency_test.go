@@ -57,6 +57,15 @@ func TestI2SameKeyOtherBody(t *testing.T) {
 		if again.Status != first.Status || !cmp.Equal(decoded(t, again), decoded(t, first)) {
 			t.Errorf("retry of the first request = %d %s, want %d %s", again.Status, again.Body, first.Status, first.Body)
 		}
+		// So does the same JSON serialised anew: other spacing and key
+		// order are the same request.
+		again = s.adjust(t, ten.Key, c.ID, "{\n  \"reason\": \"I2\",\n  \"amount\": 100\n}\n", key)
+		if again.Status != first.Status || !cmp.Equal(decoded(t, again), decoded(t, first)) {
+			t.Errorf("retry with the same JSON reformatted = %d %s, want %d %s", again.Status, again.Body, first.Status, first.Body)
+		}
+		if ops := s.operations(t, ten.Key, c.ID); len(ops) != 1 {
+			t.Errorf("operations after the retries = %d, want 1", len(ops))
+		}
 		s.verify(t)
 	})
 }

@@ -19,6 +19,10 @@ type Idem struct {
 	Scope string // the route, so one key on two endpoints is two requests
 	Key   string
 	Hash  []byte // digest of the request; another body under the key is a conflict
+	// LegacyHash, when set, is the digest an older release stored for
+	// the same request (of its raw bytes): a retry across an upgrade is
+	// still replayed.
+	LegacyHash []byte
 	// Render turns the write's result, or its business refusal, into the
 	// answer that is stored and replayed.
 	Render func(result any, err error) (status int, body []byte)
@@ -121,7 +125,7 @@ func (s *Service) stored(ctx context.Context, tenantID string, idem *Idem) error
 	if err != nil {
 		return unavailable(err)
 	}
-	if !bytes.Equal(rec.RequestHash, idem.Hash) {
+	if !bytes.Equal(rec.RequestHash, idem.Hash) && (idem.LegacyHash == nil || !bytes.Equal(rec.RequestHash, idem.LegacyHash)) {
 		return &kopilka.Error{Code: kopilka.CodeConflict, Field: "Idempotency-Key",
 			Message: "this Idempotency-Key was already used with a different request; use a new key for a new request"}
 	}
