@@ -116,19 +116,35 @@ func (h *Handler) findCustomer(w http.ResponseWriter, r *http.Request) error {
 	if ref == (loyalty.Ref{}) {
 		return kopilka.Invalid("phone", "identify the customer with ?phone=, ?card= or ?id=")
 	}
-	c, err := h.svc.FindCustomer(r.Context(), tenantOf(r), ref)
+	c, b, err := h.svc.FindCustomer(r.Context(), tenantOf(r), ref)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, customerView(c))
+	return writeJSON(w, http.StatusOK, identifiedView(c, b))
 }
 
 func (h *Handler) getCustomer(w http.ResponseWriter, r *http.Request) error {
-	c, err := h.svc.GetCustomer(r.Context(), tenantOf(r), r.PathValue("id"))
+	c, b, err := h.svc.GetCustomer(r.Context(), tenantOf(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, customerView(c))
+	return writeJSON(w, http.StatusOK, identifiedView(c, b))
+}
+
+// identifiedJSON is a customer as identification answers it: the profile
+// with what a till asks next, the points and the tier (the balance as GET
+// …/balance gives it, and its main figures at the top).
+type identifiedJSON struct {
+	customerJSON
+	Tier      string      `json:"tier"`
+	Available int64       `json:"available"`
+	Pending   int64       `json:"pending"`
+	Balance   balanceJSON `json:"balance"`
+}
+
+func identifiedView(c *kopilka.Customer, b *kopilka.Balance) identifiedJSON {
+	return identifiedJSON{customerJSON: customerView(c), Tier: b.Tier, Available: b.Available, Pending: b.Pending,
+		Balance: balanceView(b)}
 }
 
 type patchCustomerReq struct {

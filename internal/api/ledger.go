@@ -27,12 +27,16 @@ func (h *Handler) getBalance(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return writeJSON(w, http.StatusOK, balanceView(b))
+}
+
+func balanceView(b *kopilka.Balance) balanceJSON {
 	v := balanceJSON{Available: b.Available, Pending: b.Pending, Reserved: b.Reserved, Expiring: []expiringJSON{},
 		PurchasesTotal: b.PurchasesTotal, Tier: b.Tier}
 	for _, e := range b.Expiring {
 		v.Expiring = append(v.Expiring, expiringJSON{Amount: e.Amount, ExpiresAt: e.ExpiresAt})
 	}
-	return writeJSON(w, http.StatusOK, v)
+	return v
 }
 
 type operationJSON struct {

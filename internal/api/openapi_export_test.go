@@ -14,6 +14,7 @@ import (
 func OpenAPITypes() openapigen.Types {
 	return openapigen.Types{
 		"Customer":            reflect.TypeFor[customerJSON](),
+		"IdentifiedCustomer":  reflect.TypeFor[identifiedJSON](),
 		"Card":                reflect.TypeFor[cardJSON](),
 		"CustomerInput":       reflect.TypeFor[createCustomerReq](),
 		"CustomerPatch":       reflect.TypeFor[patchCustomerReq](),

@@ -409,7 +409,8 @@ func TestOpenAPICheckerCatches(t *testing.T) {
 	c := newChecker(t, strictDoc(t))
 	customer := `{"id":"cus_1","kind":"individual","phone":null,"phone_masked":null,"extra_phone":null,"extra_phone_masked":null,"email":null,"first_name":"","last_name":"",` +
 		`"middle_name":"","birth_date":null,"gender":null,"ad_consent":false,"ad_consent_at":null,"group":null,"tags":[],"cards":[],` +
-		`"purchases_total":0,"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z"}`
+		`"purchases_total":0,"created_at":"2026-01-02T03:04:05Z","updated_at":"2026-01-02T03:04:05Z",` +
+		`"tier":"Base","available":0,"pending":0,"balance":{"available":0,"pending":0,"reserved":0,"expiring":[],"purchases_total":0,"tier":"Base"}}`
 	tests := []struct {
 		name   string
 		status int

@@ -93,12 +93,21 @@ func TestCardLifecycle(t *testing.T) {
 		if k.Number != "46000041" || k.Status != "active" || k.Kind != "plastic" {
 			t.Fatalf("POST cards = %+v, want active plastic 46000041", k)
 		}
-		// The bare number and an EAN-13 scan of it find the holder.
-		for _, v := range []string{"46000041", "0000460000411"} {
-			var got customer
-			s.do(t, "GET", "/v1/customers?card="+v, tn.Key, nil, nil).decode(t, &got)
-			if got.ID != c.ID {
-				t.Errorf("GET /v1/customers?card=%s = %s, want %s", v, got.ID, c.ID)
+		// The bare number, an EAN-13 scan of it and the phone find the
+		// holder, with its balance and tier.
+		for _, q := range []string{"card=46000041", "card=0000460000411", "phone=89120000077"} {
+			var got struct {
+				ID        string `json:"id"`
+				Tier      string `json:"tier"`
+				Available int64  `json:"available"`
+				Balance   struct {
+					Available int64  `json:"available"`
+					Tier      string `json:"tier"`
+				} `json:"balance"`
+			}
+			s.do(t, "GET", "/v1/customers?"+q, tn.Key, nil, nil).decode(t, &got)
+			if got.ID != c.ID || got.Tier != "Base" || got.Available != 30000 || got.Balance.Available != 30000 || got.Balance.Tier != "Base" {
+				t.Errorf("GET /v1/customers?%s = %+v, want %s in tier Base with 30000 available", q, got, c.ID)
 			}
 		}
 		buy := func(number, ext string) response {

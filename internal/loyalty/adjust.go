@@ -107,18 +107,27 @@ func sameExternal(ctx context.Context, tx storage.Tx, tenantID string, typ kopil
 func (s *Service) Balance(ctx context.Context, tenantID, customerID string) (*kopilka.Balance, error) {
 	var b *kopilka.Balance
 	err := s.db.Read(ctx, func(tx storage.Tx) error {
-		p, err := s.program(ctx, tx, tenantID)
-		if err != nil {
-			return err
-		}
-		if b, err = tx.Balance(ctx, tenantID, customerID, tx.Now()); err != nil {
-			return err
-		}
-		b.Available -= b.Debt
-		b.Tier = p.TierFor(b.PurchasesTotal).Name
-		return nil
+		var err error
+		b, err = s.balance(ctx, tx, tenantID, customerID)
+		return err
 	})
 	return b, notFound(err, kopilka.CodeNotFound, "customer")
+}
+
+// balance reads a customer's balance in tx: available less any debt, and
+// the tier its purchases total reaches.
+func (s *Service) balance(ctx context.Context, tx storage.Tx, tenantID, customerID string) (*kopilka.Balance, error) {
+	p, err := s.program(ctx, tx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	b, err := tx.Balance(ctx, tenantID, customerID, tx.Now())
+	if err != nil {
+		return nil, err
+	}
+	b.Available -= b.Debt
+	b.Tier = p.TierFor(b.PurchasesTotal).Name
+	return b, nil
 }
 
 // Operations pages a customer's operations newest first. The cursor is

@@ -88,7 +88,7 @@ func TestCardRangeNumbers(t *testing.T) {
 		}
 		// Every issued number identifies the customer.
 		for _, n := range []string{"46000002", "4700993", "2000000000039", "000"} {
-			got, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, loyalty.Ref{Card: n})
+			got, _, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, loyalty.Ref{Card: n})
 			if err != nil || got.ID != c.ID {
 				t.Errorf("FindCustomer(card %s) = %v, %v, want %s", n, got, err, c.ID)
 			}
@@ -349,7 +349,7 @@ func TestBlockCard(t *testing.T) {
 		if err != nil || got.Status != "blocked" {
 			t.Fatalf("BlockCard(%s) = %+v, %v, want blocked", k.Number, got, err)
 		}
-		_, err = e.svc.FindCustomer(e.ctx, e.tenant.ID, ref)
+		_, _, err = e.svc.FindCustomer(e.ctx, e.tenant.ID, ref)
 		wantRefusal(t, "FindCustomer(blocked card)", err, kopilka.CodeCustomerNotFound, "card", k.Number, "blocked")
 		_, err = e.calculate(ref)
 		wantCode(t, "Calculate(blocked card)", err, kopilka.CodeCustomerNotFound)
@@ -366,7 +366,7 @@ func TestBlockCard(t *testing.T) {
 		if got, err := e.svc.UnblockCard(e.ctx, e.tenant.ID, k.Number, nil); err != nil || got.Status != "active" {
 			t.Fatalf("UnblockCard(%s) = %+v, %v, want active", k.Number, got, err)
 		}
-		if got, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, ref); err != nil || got.ID != c.ID {
+		if got, _, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, ref); err != nil || got.ID != c.ID {
 			t.Errorf("FindCustomer(unblocked card) = %v, %v, want %s", got, err, c.ID)
 		}
 		if p, err := e.calculate(ref); err != nil || p.CustomerID != c.ID {
@@ -427,7 +427,7 @@ func TestReplaceCard(t *testing.T) {
 		if err != nil || p.CustomerID != c.ID || p.Redeem != 60000 {
 			t.Errorf("CreatePurchase(new card, redeem 60000) = %+v, %v, want the customer's points spent", p, err)
 		}
-		_, err = e.svc.FindCustomer(e.ctx, e.tenant.ID, loyalty.Ref{Card: old.Number})
+		_, _, err = e.svc.FindCustomer(e.ctx, e.tenant.ID, loyalty.Ref{Card: old.Number})
 		wantRefusal(t, "FindCustomer(replaced card)", err, kopilka.CodeCustomerNotFound, "card", old.Number, repl.Number)
 		_, err = e.calculate(loyalty.Ref{Card: old.Number})
 		wantCode(t, "Calculate(replaced card)", err, kopilka.CodeCustomerNotFound)
@@ -453,7 +453,7 @@ func TestReplaceCard(t *testing.T) {
 		if k, err := e.svc.GetCard(e.ctx, e.tenant.ID, "P-0002"); err != nil || k.Status != "active" {
 			t.Errorf("GetCard(P-0002) after the refused replacement = %+v, %v, want still active", k, err)
 		}
-		cus, err := e.svc.GetCustomer(e.ctx, e.tenant.ID, c.ID)
+		cus, _, err := e.svc.GetCustomer(e.ctx, e.tenant.ID, c.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -504,11 +504,11 @@ func TestElectronicCardSettings(t *testing.T) {
 		if k, err := e.svc.GetCard(e.ctx, e.tenant.ID, "P-2"); err != nil || k.ReplacedBy != el.Number {
 			t.Errorf("GetCard(P-2) = %+v, %v, want replaced by %s", k, err, el.Number)
 		}
-		cus, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, loyalty.Ref{Card: el.Number})
+		cus, _, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, loyalty.Ref{Card: el.Number})
 		if err != nil || cus.Group != "Электронная карта" {
 			t.Errorf("FindCustomer(electronic card) = %+v, %v, want group Электронная карта", cus, err)
 		}
-		_, err = e.svc.FindCustomer(e.ctx, e.tenant.ID, loyalty.Ref{Card: "P-2"})
+		_, _, err = e.svc.FindCustomer(e.ctx, e.tenant.ID, loyalty.Ref{Card: "P-2"})
 		wantRefusal(t, "FindCustomer(deactivated plastic)", err, kopilka.CodeCustomerNotFound, "card", el.Number)
 		hist, err := e.svc.CustomerHistory(e.ctx, e.tenant.ID, c.ID, 0, 3)
 		if err != nil {
@@ -525,7 +525,7 @@ func TestElectronicCardSettings(t *testing.T) {
 		// A plastic card issued now leaves the group and the cards alone.
 		d := e.customer(t, kopilka.Customer{Group: "опт"})
 		e.issue(t, d.ID, loyalty.CardInput{Kind: "plastic", Number: "P-4"})
-		if got, err := e.svc.GetCustomer(e.ctx, e.tenant.ID, d.ID); err != nil || got.Group != "опт" {
+		if got, _, err := e.svc.GetCustomer(e.ctx, e.tenant.ID, d.ID); err != nil || got.Group != "опт" {
 			t.Errorf("GetCustomer() after a plastic issue = %+v, %v, want group опт", got, err)
 		}
 		_, err = e.svc.SetSettings(e.ctx, e.tenant.ID, kopilka.TenantSettings{ElectronicCardGroup: strings.Repeat("г", 201)})
@@ -535,7 +535,7 @@ func TestElectronicCardSettings(t *testing.T) {
 
 func cardStates(t *testing.T, e *env, customerID string) []string {
 	t.Helper()
-	c, err := e.svc.GetCustomer(e.ctx, e.tenant.ID, customerID)
+	c, _, err := e.svc.GetCustomer(e.ctx, e.tenant.ID, customerID)
 	if err != nil {
 		t.Fatalf("GetCustomer(%s) = %v", customerID, err)
 	}
@@ -576,7 +576,7 @@ func TestFindCustomerByScan(t *testing.T) {
 			{"EAN13Number", kb.Number, b.ID},
 		}
 		for _, tt := range tests {
-			got, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, loyalty.Ref{Card: tt.value})
+			got, _, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, loyalty.Ref{Card: tt.value})
 			if err != nil || got.ID != tt.want {
 				t.Errorf("%s: FindCustomer(card %s) = %v, %v, want %s", tt.name, tt.value, got, err, tt.want)
 			}
@@ -593,7 +593,7 @@ func TestFindCustomerByScan(t *testing.T) {
 			}
 		}
 		for _, v := range []string{kb.Number[:12], scan(ka.Number)[:12] + "0", "2100000000020"} {
-			_, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, loyalty.Ref{Card: v})
+			_, _, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, loyalty.Ref{Card: v})
 			wantCode(t, fmt.Sprintf("FindCustomer(card %s)", v), err, kopilka.CodeCustomerNotFound)
 		}
 	})

@@ -88,14 +88,21 @@ func welcomeBonus(ctx context.Context, tx storage.Tx, c *kopilka.Customer) error
 }
 
 // GetCustomer loads a customer by id.
-func (s *Service) GetCustomer(ctx context.Context, tenantID, id string) (*kopilka.Customer, error) {
+func (s *Service) GetCustomer(ctx context.Context, tenantID, id string) (*kopilka.Customer, *kopilka.Balance, error) {
 	var c *kopilka.Customer
+	var b *kopilka.Balance
 	err := s.db.Read(ctx, func(tx storage.Tx) error {
 		var err error
-		c, err = tx.GetCustomer(ctx, tenantID, id, false)
+		if c, err = tx.GetCustomer(ctx, tenantID, id, false); err != nil {
+			return err
+		}
+		b, err = s.balance(ctx, tx, tenantID, c.ID)
 		return err
 	})
-	return c, notFound(err, kopilka.CodeNotFound, "customer")
+	if err != nil {
+		return nil, nil, notFound(err, kopilka.CodeNotFound, "customer")
+	}
+	return c, b, nil
 }
 
 // Ref identifies a customer by exactly one of id, card number or phone.
@@ -103,22 +110,29 @@ type Ref struct {
 	ID, Card, Phone string
 }
 
-// FindCustomer identifies a customer; customer_not_found when nobody
-// matches.
-func (s *Service) FindCustomer(ctx context.Context, tenantID string, ref Ref) (*kopilka.Customer, error) {
+// FindCustomer identifies a customer, with the balance and tier a till
+// needs next; customer_not_found when nobody matches.
+func (s *Service) FindCustomer(ctx context.Context, tenantID string, ref Ref) (*kopilka.Customer, *kopilka.Balance, error) {
 	var c *kopilka.Customer
+	var b *kopilka.Balance
 	err := s.db.Read(ctx, func(tx storage.Tx) error {
 		id, err := resolve(ctx, tx, tenantID, ref)
 		if err != nil {
 			return err
 		}
-		c, err = tx.GetCustomer(ctx, tenantID, id, false)
+		if c, err = tx.GetCustomer(ctx, tenantID, id, false); err != nil {
+			return err
+		}
+		b, err = s.balance(ctx, tx, tenantID, c.ID)
 		return err
 	})
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, &kopilka.Error{Code: kopilka.CodeCustomerNotFound, Message: "no customer with this id, card or phone", Err: err}
+		return nil, nil, &kopilka.Error{Code: kopilka.CodeCustomerNotFound, Message: "no customer with this id, card or phone", Err: err}
 	}
-	return c, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, b, nil
 }
 
 func resolve(ctx context.Context, tx storage.Tx, tenantID string, ref Ref) (string, error) {

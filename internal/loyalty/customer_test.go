@@ -31,7 +31,7 @@ func TestCreateCustomer(t *testing.T) {
 		if c.AdConsentAt == nil || !c.AdConsentAt.Equal(t0) || c.AdConsentVia != "api" {
 			t.Errorf("CreateCustomer() consent at %v via %q, want %v via api", c.AdConsentAt, c.AdConsentVia, t0)
 		}
-		got, err := e.svc.GetCustomer(e.ctx, e.tenant.ID, c.ID)
+		got, _, err := e.svc.GetCustomer(e.ctx, e.tenant.ID, c.ID)
 		if err != nil {
 			t.Fatalf("GetCustomer() = %v", err)
 		}
@@ -72,7 +72,7 @@ func TestCreateCustomer(t *testing.T) {
 			}
 		}
 		// The refused duplicate card left no customer behind: its phone is free.
-		if _, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, loyalty.Ref{Phone: "+79120000001"}); kopilka.ErrorCode(err) != kopilka.CodeCustomerNotFound {
+		if _, _, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, loyalty.Ref{Phone: "+79120000001"}); kopilka.ErrorCode(err) != kopilka.CodeCustomerNotFound {
 			t.Errorf("FindCustomer(phone of refused customer) = %v, want customer_not_found", err)
 		}
 	})
@@ -171,7 +171,7 @@ func TestFindCustomer(t *testing.T) {
 			{"ByBarePhone", loyalty.Ref{Phone: "9123456789"}},
 		}
 		for _, tt := range found {
-			got, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, tt.ref)
+			got, _, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, tt.ref)
 			if err != nil || got.ID != c.ID {
 				t.Errorf("%s: FindCustomer(%+v) = %v, %v, want %s", tt.name, tt.ref, got, err, c.ID)
 			}
@@ -191,7 +191,7 @@ func TestFindCustomer(t *testing.T) {
 			{"BadPhone", loyalty.Ref{Phone: "call me"}, kopilka.CodeInvalidRequest},
 		}
 		for _, tt := range missing {
-			_, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, tt.ref)
+			_, _, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, tt.ref)
 			wantCode(t, tt.name+": FindCustomer", err, tt.code)
 		}
 		// Another tenant sees nobody.
@@ -200,10 +200,10 @@ func TestFindCustomer(t *testing.T) {
 			t.Fatalf("CreateTenant() = %v", err)
 		}
 		for _, ref := range []loyalty.Ref{{ID: c.ID}, {Card: "CARD-1"}, {Phone: "+79123456789"}} {
-			_, err := e.svc.FindCustomer(e.ctx, ten2.ID, ref)
+			_, _, err := e.svc.FindCustomer(e.ctx, ten2.ID, ref)
 			wantCode(t, "FindCustomer(other tenant)", err, kopilka.CodeCustomerNotFound)
 		}
-		_, err = e.svc.GetCustomer(e.ctx, ten2.ID, c.ID)
+		_, _, err = e.svc.GetCustomer(e.ctx, ten2.ID, c.ID)
 		wantCode(t, "GetCustomer(other tenant)", err, kopilka.CodeNotFound)
 	})
 }
@@ -230,7 +230,7 @@ func TestUpdateCustomer(t *testing.T) {
 			got.AdConsentAt == nil || !got.AdConsentAt.Equal(t0.Add(time.Hour)) {
 			t.Errorf("UpdateCustomer() = %+v, want the patch applied and normalised", got)
 		}
-		reread, err := e.svc.GetCustomer(e.ctx, e.tenant.ID, c.ID)
+		reread, _, err := e.svc.GetCustomer(e.ctx, e.tenant.ID, c.ID)
 		if err != nil || reread.FirstName != "Пётр" || !cmp.Equal(reread.Tags, tags) {
 			t.Errorf("GetCustomer() after update = %+v, %v, want the new name and tags", reread, err)
 		}

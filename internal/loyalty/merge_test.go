@@ -148,12 +148,12 @@ func TestMerge(t *testing.T) {
 
 		// The old ids, phone and cards find the survivor.
 		for _, ref := range []loyalty.Ref{{ID: f.ID}, {ID: g.ID}, {Phone: "+79120000002"}, {Card: "F-1"}, {Card: "G-1"}} {
-			c, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, ref)
+			c, _, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, ref)
 			if err != nil || c.ID != s.ID {
 				t.Errorf("FindCustomer(%+v) = %v, %v, want the survivor %s", ref, c, err, s.ID)
 			}
 		}
-		if c, err := e.svc.GetCustomer(e.ctx, e.tenant.ID, f.ID); err != nil || c.ID != s.ID {
+		if c, _, err := e.svc.GetCustomer(e.ctx, e.tenant.ID, f.ID); err != nil || c.ID != s.ID {
 			t.Errorf("GetCustomer(%s) = %v, %v, want the survivor %s", f.ID, c, err, s.ID)
 		}
 		if fb := e.balance(t, f.ID); fb.Available != b.Available {
@@ -309,7 +309,7 @@ func TestMergeConcurrent(t *testing.T) {
 		if got := bal.Available + bal.Pending + bal.Reserved; got != want {
 			t.Errorf("survivor holds %d points, want 200000 + accrued − redeemed = %d", got, want)
 		}
-		if c, err := e.svc.GetCustomer(e.ctx, e.tenant.ID, b.ID); err != nil || c.ID != a.ID {
+		if c, _, err := e.svc.GetCustomer(e.ctx, e.tenant.ID, b.ID); err != nil || c.ID != a.ID {
 			t.Errorf("GetCustomer(%s) = %v, %v, want the survivor", b.ID, c, err)
 		}
 	})
@@ -371,7 +371,7 @@ func TestDeleteCustomer(t *testing.T) {
 		checkVerify(t, e.svc)
 
 		for _, id := range []string{c.ID, merged.ID, indebted.ID} {
-			_, err := e.svc.GetCustomer(e.ctx, e.tenant.ID, id)
+			_, _, err := e.svc.GetCustomer(e.ctx, e.tenant.ID, id)
 			wantCode(t, "GetCustomer("+id+") after deletion", err, kopilka.CodeNotFound)
 			_, err = e.svc.Balance(e.ctx, e.tenant.ID, id)
 			wantCode(t, "Balance("+id+") after deletion", err, kopilka.CodeNotFound)
@@ -379,7 +379,7 @@ func TestDeleteCustomer(t *testing.T) {
 			wantCode(t, "Operations("+id+") after deletion", err, kopilka.CodeNotFound)
 		}
 		for _, ref := range []loyalty.Ref{{Phone: "+79120000001"}, {Phone: "+79120000002"}, {Card: "C-1"}, {Card: "M-1"}, {Card: "D-1"}} {
-			_, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, ref)
+			_, _, err := e.svc.FindCustomer(e.ctx, e.tenant.ID, ref)
 			wantCode(t, fmt.Sprintf("FindCustomer(%+v) after deletion", ref), err, kopilka.CodeCustomerNotFound)
 		}
 		// Its purchases can no longer be refunded: nobody to give to.

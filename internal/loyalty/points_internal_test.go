@@ -208,7 +208,7 @@ func (e *ienv) system(t *testing.T) map[ledger.Account]int64 {
 
 func (e *ienv) debt(t *testing.T, customerID string) kopilka.Amount {
 	t.Helper()
-	c, err := e.svc.GetCustomer(e.ctx, e.tenant, customerID)
+	c, _, err := e.svc.GetCustomer(e.ctx, e.tenant, customerID)
 	if err != nil {
 		t.Fatalf("GetCustomer() = %v", err)
 	}

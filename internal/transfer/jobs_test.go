@@ -101,7 +101,7 @@ func TestJobs(t *testing.T) {
 			if j.Status != "done" || j.Created != 1 || j.Unchanged != 2 || j.BadRows != 1 || !j.DryRun {
 				t.Errorf("dry-run job = %+v, want done: 1 to create, 2 unchanged, 1 bad", j)
 			}
-			if _, err := e.svc.FindCustomer(e.ctx, e.tenant, loyalty.Ref{Phone: "89120000003"}); kopilka.ErrorCode(err) != kopilka.CodeCustomerNotFound {
+			if _, _, err := e.svc.FindCustomer(e.ctx, e.tenant, loyalty.Ref{Phone: "89120000003"}); kopilka.ErrorCode(err) != kopilka.CodeCustomerNotFound {
 				t.Errorf("after a dry run FindCustomer(+79120000003) = %v, want customer_not_found", err)
 			}
 		})

@@ -206,7 +206,7 @@ func TestImportBalances(t *testing.T) {
 			e.importFile(t, ten, e.file(t, "people.csv", []byte(people)), transfer.Options{})
 			find := func(ext string) *kopilka.Customer {
 				t.Helper()
-				c, err := e.svc.FindCustomer(e.ctx, ten, loyalty.Ref{Card: map[string]string{"E1": "CARD-1", "E2": "CARD-2", "E3": "CARD-4"}[ext]})
+				c, _, err := e.svc.FindCustomer(e.ctx, ten, loyalty.Ref{Card: map[string]string{"E1": "CARD-1", "E2": "CARD-2", "E3": "CARD-4"}[ext]})
 				if err != nil {
 					t.Fatalf("FindCustomer(%s): %v", ext, err)
 				}
