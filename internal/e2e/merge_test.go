@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -64,6 +65,27 @@ func TestMergeAndDelete(t *testing.T) {
 				t.Errorf("GET %s = %d %s, want the survivor %s", path, r.Status, r.Body, a.ID)
 			}
 		}
+		// Search finds the survivor only: the merged customer is no
+		// record of its own any more.
+		search := func(query string) []string {
+			var page struct {
+				Items []customer `json:"items"`
+			}
+			s.do(t, "GET", "/v1/customers/search?"+query, ten.Key, nil, nil).decode(t, &page)
+			var ids []string
+			for _, c := range page.Items {
+				ids = append(ids, c.ID)
+			}
+			return ids
+		}
+		for _, q := range []string{"limit=200", "card=B-0001", "name=%D0%9F%D0%B5%D1%82%D1%80%D0%BE%D0%B2%D0%B0", "phone=%2B79120000002"} {
+			if ids := search(q); slices.Contains(ids, b.ID) {
+				t.Errorf("search ?%s after the merge = %v, want %s (merged into %s) left out", q, ids, b.ID, a.ID)
+			}
+		}
+		if ids := search("card=B-0001"); !slices.Equal(ids, []string{a.ID}) {
+			t.Errorf("search ?card=B-0001 after the merge = %v, want the survivor %s", ids, a.ID)
+		}
 		if got, want := s.balance(t, ten.Key, a.ID), (balance{ba.Available + bb.Available, ba.Pending + bb.Pending}); got != want {
 			t.Errorf("survivor balance = %+v, want the sum %+v", got, want)
 		}
@@ -87,6 +109,11 @@ func TestMergeAndDelete(t *testing.T) {
 		}
 		for _, q := range []string{"phone=%2B79120000001", "phone=%2B79120000002", "card=A-0001", "card=B-0001"} {
 			s.do(t, "GET", "/v1/customers?"+q, ten.Key, nil, nil).want(t, "find "+q+" after deletion", http.StatusNotFound, "customer_not_found")
+		}
+		for _, q := range []string{"limit=200", "card=A-0001", "card=B-0001"} {
+			if ids := search(q); len(ids) != 0 {
+				t.Errorf("search ?%s after the deletion = %v, want nobody", q, ids)
+			}
 		}
 		s.verify(t)
 		db := s.openDB(t)

@@ -48,7 +48,8 @@ func (tx *Tx) SearchCustomers(ctx context.Context, tenantID string, s storage.Cu
 		at := micros(s.After.CreatedAt)
 		where = append(where, "(c.created_at < "+b.arg(at)+" OR (c.created_at = "+b.arg(at)+" AND c.id < "+b.arg(s.After.ID)+"))")
 	}
-	q := "SELECT " + customerColumns + " FROM customers c WHERE " + strings.Join(where, " AND ") +
+	// Customers merged into others and deleted ones are found no more.
+	q := "SELECT " + customerColumns + " FROM customers c WHERE " + strings.Join(where, " AND ") + live +
 		" ORDER BY c.created_at DESC, c.id DESC LIMIT " + b.arg(s.Limit)
 	rows, err := tx.queryRaw(ctx, q, b.args...)
 	if err != nil {
