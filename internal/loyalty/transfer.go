@@ -235,6 +235,7 @@ func lookup(ctx context.Context, tx storage.Tx, tenantID, integration string, ro
 		maps.Copy(m.IDs, pm.IDs)
 		maps.Copy(m.Phones, pm.Phones)
 		maps.Copy(m.Cards, pm.Cards)
+		maps.Copy(m.RetiredCards, pm.RetiredCards)
 	}
 	if m == nil {
 		m = &storage.ImportMatches{}
@@ -280,6 +281,12 @@ func matchRow(r *ImportRow, m *storage.ImportMatches) (match, *RowError) {
 				mt = match{target: id, by: "card"}
 				break
 			}
+		}
+	}
+	for _, n := range r.Cards {
+		if m.RetiredCards[n] {
+			return mt, &RowError{Line: r.Line, Column: "card",
+				Message: fmt.Sprintf("card %q belonged to a customer who was deleted: its number is not issued again", n)}
 		}
 	}
 	other := func(column, value string) *RowError {

@@ -19,12 +19,15 @@ type ImportKeys struct {
 }
 
 // ImportMatches maps each key of an ImportKeys that was found to the id of
-// the customer it belongs to; keys not found are absent.
+// the customer it belongs to; keys not found are absent. Keys of deleted
+// customers are absent too, except their card numbers, which stay taken
+// for good: those are in RetiredCards.
 type ImportMatches struct {
-	ExternalIDs map[string]string
-	IDs         map[string]string
-	Phones      map[string]string
-	Cards       map[string]string
+	ExternalIDs  map[string]string
+	IDs          map[string]string
+	Phones       map[string]string
+	Cards        map[string]string
+	RetiredCards map[string]bool
 }
 
 // TransferCustomer is a customer as imports and exports see it: the

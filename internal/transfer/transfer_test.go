@@ -369,6 +369,43 @@ func TestImportConflicts(t *testing.T) {
 	}
 }
 
+// TestImportRetiredCard imports a row naming the card of a deleted
+// customer: the number stays taken for good, so the row is bad (line and
+// column), not a database error at the write, and --skip-bad-rows writes
+// the rest.
+func TestImportRetiredCard(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storagetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, dialect)
+			ten := e.tenant(t, "T")
+			e.importFile(t, ten, e.file(t, "people.csv", []byte(people)), transfer.Options{})
+			holder, _, err := e.svc.FindCustomer(e.ctx, ten, loyalty.Ref{Card: "CARD-4"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.svc.DeleteCustomer(e.ctx, ten, holder.ID); err != nil {
+				t.Fatal(err)
+			}
+			before := e.export(t, ten)
+			data := header + "NEW,89120000077,,,,,,,,1,,\n,,,,,,,,CARD-4,5,,\n"
+			for _, dry := range []bool{true, false} {
+				rep := e.importFile(t, ten, e.file(t, "retired.csv", []byte(data)), transfer.Options{DryRun: dry})
+				checkErrors(t, "retired card", rep, []transfer.RowError{{Line: 3, Column: "card"}})
+				if d := cmp.Diff(before, e.export(t, ten)); d != "" || rep.Written {
+					t.Errorf("Import(retired card, dry run %v) changed the tenant (-before +after):\n%s", dry, d)
+				}
+			}
+			rep := e.importFile(t, ten, e.file(t, "retired.csv", []byte(data)), transfer.Options{SkipBadRows: true})
+			checkErrors(t, "retired card, skipping", rep, []transfer.RowError{{Line: 3, Column: "card"}})
+			if rep.Created != 1 || !rep.Written {
+				t.Errorf("Import(retired card, skipping) = %+v, want the good row created", rep)
+			}
+		})
+	}
+}
+
 func TestImportDryRunAndSkip(t *testing.T) {
 	t.Parallel()
 	for _, dialect := range storagetest.Dialects {

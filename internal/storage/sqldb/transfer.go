@@ -259,7 +259,7 @@ func column(rows [][]any, j int) (any, string, error) {
 // statement.
 func (tx *Tx) ImportLookup(ctx context.Context, tenantID, integration string, k storage.ImportKeys) (*storage.ImportMatches, error) {
 	m := &storage.ImportMatches{ExternalIDs: map[string]string{}, IDs: map[string]string{},
-		Phones: map[string]string{}, Cards: map[string]string{}}
+		Phones: map[string]string{}, Cards: map[string]string{}, RetiredCards: map[string]bool{}}
 	b := tx.binder()
 	var parts []string
 	phoneOf := make(map[string]string, len(k.Phones))
@@ -313,7 +313,8 @@ func (tx *Tx) ImportLookup(ctx context.Context, tenantID, integration string, k 
 }
 
 // resolveMatches points the matches of merged customers at their
-// survivors and drops those of deleted customers.
+// survivors and drops those of deleted customers (their cards move to
+// m.RetiredCards).
 func (tx *Tx) resolveMatches(ctx context.Context, tenantID string, m *storage.ImportMatches) error {
 	seen := map[string]bool{}
 	var ids []string
@@ -355,6 +356,11 @@ func (tx *Tx) resolveMatches(ctx context.Context, tenantID string, m *storage.Im
 	}
 	if err := rows.Err(); err != nil || len(to) == 0 {
 		return wrap("import lookup", err)
+	}
+	for n, id := range m.Cards {
+		if s, ok := to[id]; ok && s == "" {
+			m.RetiredCards[n] = true
+		}
 	}
 	for _, mm := range []map[string]string{m.ExternalIDs, m.IDs, m.Phones, m.Cards} {
 		for k, id := range mm {

@@ -191,7 +191,7 @@ func testMerge(t *testing.T, db storage.DB) {
 			ExternalIDs: map[string]string{"CRM-F": f.survivor.ID, "CRM-O": f.other.ID},
 			IDs:         map[string]string{f.from.ID: f.survivor.ID},
 			Phones:      map[string]string{"+79120000002": f.survivor.ID},
-			Cards:       map[string]string{"F-1": f.survivor.ID}}, m)
+			Cards:       map[string]string{"F-1": f.survivor.ID}, RetiredCards: map[string]bool{}}, m)
 		o, err := tx.GetCustomer(ctx, f.tenant, f.other.ID, false)
 		if err != nil || o.ID != f.other.ID || len(o.Cards) != 1 {
 			t.Errorf("GetCustomer(other) = %+v, %v, want it untouched", o, err)
@@ -417,7 +417,8 @@ func testErase(t *testing.T, db storage.DB) {
 			IDs: []string{f.survivor.ID}, Cards: []string{"S-1"}})
 		checkErr(t, "ImportLookup", err, nil)
 		diff(t, "ImportLookup after erasure", &storage.ImportMatches{ExternalIDs: map[string]string{"CRM-O": f.other.ID},
-			IDs: map[string]string{}, Phones: map[string]string{}, Cards: map[string]string{}}, m)
+			IDs: map[string]string{}, Phones: map[string]string{}, Cards: map[string]string{},
+			RetiredCards: map[string]bool{"S-1": true}}, m)
 		ch, err := tx.ListCustomerChanges(ctx, f.tenant, f.other.ID, 0, 10)
 		if err != nil || len(ch) != 1 || ch[0].NewValue != "Иванова" {
 			t.Errorf("ListCustomerChanges(other) = %+v, %v, want its change kept", ch, err)
