@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -109,6 +110,9 @@ func ValidateCustomer(c *Customer) error {
 		if utf8.RuneCountInString(*f.v) > 200 || !utf8.ValidString(*f.v) {
 			return Invalid(f.name, "must be valid text of at most 200 characters")
 		}
+		if hasControl(*f.v) {
+			return Invalid(f.name, "holds a control character (a line break, say)")
+		}
 	}
 	if c.BirthDate != "" {
 		d, err := time.Parse(time.DateOnly, c.BirthDate)
@@ -130,12 +134,23 @@ func ValidateCustomer(c *Customer) error {
 	c.Tags = slices.Clone(c.Tags) // never trim the caller's slice in place
 	for i, t := range c.Tags {
 		t = strings.TrimSpace(t)
-		if t == "" || utf8.RuneCountInString(t) > 64 {
+		if t == "" || utf8.RuneCountInString(t) > 64 || !utf8.ValidString(t) {
 			return Invalid("tags", "tag %d must be 1 to 64 characters", i+1)
+		}
+		// Files (imports, exports) list tags separated by commas or
+		// semicolons: a tag holding one would come back as two.
+		if hasControl(t) || strings.ContainsAny(t, ",;") {
+			return Invalid("tags", "tag %q holds a comma, a semicolon or a control character", t)
 		}
 		c.Tags[i] = t
 	}
 	return nil
+}
+
+// hasControl reports a control character other than a tab: text that
+// an import file (and so an export read back) could not carry.
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\t' })
 }
 
 // Consent kinds (152-FZ: consent to processing personal data and consent

@@ -106,3 +106,40 @@ func TestValidateCardNumber(t *testing.T) {
 		}
 	}
 }
+// TestValidateCustomerText checks that the API takes only text an import
+// file can carry back (an export → import round trip gives the same
+// customer): no control characters in names and tags, and no tag
+// separators in a tag.
+func TestValidateCustomerText(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		c     kopilka.Customer
+		field string // "" when valid
+	}{
+		{"plain", kopilka.Customer{FirstName: "Анна", LastName: "Иванова-Петрова", Tags: []string{"vip", "кофе и чай"}}, ""},
+		{"a tab inside", kopilka.Customer{FirstName: "Анна\tМария"}, ""},
+		{"a control character", kopilka.Customer{FirstName: "a\u0001b"}, "first_name"},
+		{"a line break", kopilka.Customer{LastName: "Ива\nнова"}, "last_name"},
+		{"a NUL", kopilka.Customer{MiddleName: "x\u0000"}, "middle_name"},
+		{"DEL", kopilka.Customer{Group: "g\u007f"}, "group"},
+		{"NEL", kopilka.Customer{FirstName: "a\u0085b"}, "first_name"},
+		{"a tag with a line break", kopilka.Customer{Tags: []string{"t\nx"}}, "tags"},
+		{"a tag with a comma", kopilka.Customer{Tags: []string{"кофе, чай"}}, "tags"},
+		{"a tag with a semicolon", kopilka.Customer{Tags: []string{"a;b"}}, "tags"},
+		{"a tag not UTF-8", kopilka.Customer{Tags: []string{"\xff"}}, "tags"},
+	}
+	for _, tc := range tests {
+		c := tc.c
+		err := kopilka.ValidateCustomer(&c)
+		var field string
+		if e := kopilka.AsError(err); e != nil {
+			field = e.Field
+		} else if err != nil {
+			t.Fatalf("%s: ValidateCustomer = %v, want a kopilka.Error", tc.name, err)
+		}
+		if field != tc.field || (tc.field == "") != (err == nil) {
+			t.Errorf("%s: ValidateCustomer = %v, want an error on %q", tc.name, err, tc.field)
+		}
+	}
+}
