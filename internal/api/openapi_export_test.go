@@ -65,15 +65,18 @@ func OpenAPITypes() openapigen.Types {
 	}
 }
 
+// WireCode is the code answers carry for an error code.
+func WireCode(c string) string { return string(wireCode(kopilka.Code(c))) }
+
 // OpenAPICodes lists the error codes with their statuses and titles, by
 // status then code.
 func OpenAPICodes() []openapigen.Code {
 	var out []openapigen.Code
 	for c, s := range statuses {
-		out = append(out, openapigen.Code{Name: string(c), Status: s, Title: titles[c]})
+		out = append(out, openapigen.Code{Name: string(wireCode(c)), Status: s, Title: titles[c]})
 	}
 	slices.SortFunc(out, func(a, b openapigen.Code) int {
-		return cmp.Or(cmp.Compare(a.Status, b.Status), cmp.Compare(a.Name, b.Name))
+		return cmp.Or(cmp.Compare(a.Status, b.Status), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Title, b.Title))
 	})
 	return out
 }

@@ -60,6 +60,23 @@ var titles = map[kopilka.Code]string{
 	kopilka.CodeInternal:             "Internal error",
 }
 
+// wireCodes: refusals more precise than the contract's codes answer with
+// the contract's code (API-CORE fixes the list integrators compare);
+// their type, title and status still say which refusal it is.
+var wireCodes = map[kopilka.Code]kopilka.Code{
+	kopilka.CodeRefundExceeded: kopilka.CodeInvalidRequest,
+	kopilka.CodeNotEncodable:   kopilka.CodeInvalidRequest,
+	kopilka.CodeTooLarge:       kopilka.CodeInvalidRequest,
+}
+
+// wireCode is the code a problem carries for an error's code.
+func wireCode(c kopilka.Code) kopilka.Code {
+	if w, ok := wireCodes[c]; ok {
+		return w
+	}
+	return c
+}
+
 // StatusClientClosed is what the access log and metrics record for a
 // request whose client went away before the answer.
 const StatusClientClosed = 499
@@ -72,7 +89,7 @@ func problemFor(err error, instance string) Problem {
 		code = kopilka.CodeUnavailable
 	}
 	p := Problem{Type: "https://kopilka.dev/problems/" + string(code), Title: titles[code], Status: statuses[code],
-		Code: string(code), Instance: instance}
+		Code: string(wireCode(code)), Instance: instance}
 	if e := kopilka.AsError(err); e != nil && code != kopilka.CodeInternal {
 		p.Detail, p.Field = e.Message, e.Field
 	}

@@ -173,7 +173,7 @@ func TestCardBarcode(t *testing.T) {
 		}
 		get(long, "?format=png&scale=2").want(t, "a long number's PNG at a small scale", http.StatusOK, "")
 		get(long, "?format=svg&scale=20").want(t, "a long number's SVG at the largest scale", http.StatusOK, "")
-		get("CARD-0001/", "?type=ean13").want(t, "letters as EAN-13", http.StatusUnprocessableEntity, "not_encodable")
+		get("CARD-0001/", "?type=ean13").want(t, "letters as EAN-13", http.StatusUnprocessableEntity, "invalid_request")
 		get("4006381333932", "?type=ean13").want(t, "a mistyped check digit", http.StatusNotFound, "not_found")
 		get("NOPE", "").want(t, "an unknown card", http.StatusNotFound, "not_found")
 		s.do(t, "GET", "/v1/cards/0001/barcode", "", nil, nil).want(t, "no key", http.StatusUnauthorized, "unauthorized")

@@ -50,8 +50,8 @@ func TestS5BodyLimit(t *testing.T) {
 		before := s.dumpTables(t, db)
 		for _, tg := range targets {
 			r := s.do(t, tg.rt.Method, tg.path, f.Key, big, map[string]string{"Idempotency-Key": newKey()})
-			if r.Status != http.StatusRequestEntityTooLarge || r.code() != "payload_too_large" {
-				t.Errorf("%s %s with a body of %d bytes = %d %s, want 413 payload_too_large", tg.rt.Method, tg.path, len(big), r.Status, r.Body)
+			if r.Status != http.StatusRequestEntityTooLarge || r.code() != "invalid_request" {
+				t.Errorf("%s %s with a body of %d bytes = %d %s, want 413 invalid_request", tg.rt.Method, tg.path, len(big), r.Status, r.Body)
 			}
 		}
 		if diff := cmp.Diff(before, s.dumpTables(t, db)); diff != "" {

@@ -100,7 +100,9 @@ func problemCodes(s *Schema, codes []Code) error {
 		var lines []string
 		p.Schema.Enum = nil
 		for _, c := range codes {
-			p.Schema.Enum = append(p.Schema.Enum, c.Name)
+			if !slices.Contains(p.Schema.Enum, any(c.Name)) {
+				p.Schema.Enum = append(p.Schema.Enum, c.Name)
+			}
 			lines = append(lines, fmt.Sprintf("%s (%d): %s.", c.Name, c.Status, c.Title))
 		}
 		p.Schema.Description += "\n\n" + strings.Join(lines, "\n")

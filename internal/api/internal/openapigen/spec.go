@@ -86,7 +86,7 @@ func sharedResponses() object {
 			{"headers", object{{"WWW-Authenticate", object{{"description", "Bearer realm=\"kopilka\""}, {"schema", &Schema{Type: "string"}}}}}},
 			{"content", prob}}},
 		{"AdminOnly", object{{"description", "forbidden: the key lacks the admin scope."}, {"content", prob}}},
-		{"TooLarge", object{{"description", "payload_too_large: the body is larger than 1 MiB."}, {"content", prob}}},
+		{"TooLarge", object{{"description", "invalid_request: the body is larger than 1 MiB (type …/payload_too_large)."}, {"content", prob}}},
 		{"Unavailable", object{{"description", "unavailable: the database is busy; retry, with the same Idempotency-Key."},
 			{"headers", object{{"Retry-After", object{{"description", "Seconds to wait before retrying."}, {"schema", &Schema{Type: "integer"}}}}}},
 			{"content", prob}}},
@@ -308,7 +308,7 @@ func operations() []op {
 				problem("404", "not_found: no such purchase in this tenant."),
 				problem("409", "conflict: the purchase is not complete, or the external_id or the Idempotency-Key was used for another request."),
 				shared("413", "TooLarge"),
-				problem("422", "refund_exceeds_purchase: more than was bought, or everything was refunded already."),
+				problem("422", "invalid_request: more than was bought, or everything was refunded already (type …/refund_exceeds_purchase)."),
 				shared("503", "Unavailable")}},
 
 		{Method: "GET", Path: "/healthz", ID: "health", Tag: "Service",
@@ -393,7 +393,7 @@ func cardOps() []op {
 		{Method: "GET", Path: "/v1/cards/{number}/barcode", ID: "cardBarcode", Tag: "Cards", Scope: "pos",
 			Summary: "The card's barcode as an image",
 			Desc: "The card's number drawn as a barcode, for a wallet, a self-service page or printing. The image shows the card's own number (a scanned EAN-13 in the path finds the card, as GET /v1/cards/{number} does), with the quiet zones its symbology needs and, under a linear code, the number in digits. " +
-				"EAN-13 takes digits only: a 13-digit number must end in its EAN-13 check digit; a number of 1 to 12 digits is padded with leading zeros to 12 and given its check digit, and a till scanning it finds the card again. Any other number asked as ean13 is 422 not_encodable. " +
+				"EAN-13 takes digits only: a 13-digit number must end in its EAN-13 check digit; a number of 1 to 12 digits is padded with leading zeros to 12 and given its check digit, and a till scanning it finds the card again. Any other number asked as ean13 is 422 invalid_request (type …/not_encodable). " +
 				"Code 128 takes printable ASCII up to 80 characters (code set C for runs of four digits or more, else B); QR takes any card number, with error correction M. " +
 				"The image of a number never changes: Cache-Control lets the client keep it for a year (private).",
 			Params: []any{cardRef(),
@@ -406,7 +406,7 @@ func cardOps() []op {
 			Responses: []resp{{Status: "200", Desc: "The image: image/svg+xml (crisp-edged rectangles in module units, width and height scale pixels a module) or a two-colour image/png.", Media: []string{"image/svg+xml", "image/png"}},
 				problem("400", "invalid_request: type, format or scale is not one of the values allowed; field names it."),
 				notFound,
-				problem("422", "not_encodable: the number does not fit the type asked (ean13 for a number that is not 1 to 13 digits, or 13 digits with a wrong check digit).")}},
+				problem("422", "invalid_request: the number does not fit the type asked (ean13 for a number that is not 1 to 13 digits, or 13 digits with a wrong check digit; type …/not_encodable).")}},
 		{Method: "POST", Path: "/v1/cards/{number}/block", ID: "blockCard", Tag: "Cards", Scope: "pos", Idempotent: true,
 			Summary: "Block a card",
 			Desc:    "A blocked card identifies nobody: purchases by it and GET /v1/customers?card= answer 404 customer_not_found until it is unblocked. The points stay with the customer. Blocking a blocked card returns it unchanged; a replaced card is 409 conflict. No body, or {}.",

@@ -39,7 +39,7 @@ func transferOps() []op {
 				problem("400", "invalid_request: an empty body, an unknown Content-Type, a format that is not the file's, or a malformed parameter."),
 				shared("403", "AdminOnly"),
 				problem("409", "conflict: the Idempotency-Key was used for another request."),
-				problem("413", "payload_too_large: the file is larger than 100 MiB."),
+				problem("413", "invalid_request: the file is larger than 100 MiB (type …/payload_too_large)."),
 				shared("503", "Unavailable")}},
 		{Method: "GET", Path: "/v1/imports/{id}", ID: "getImport", Tag: "Imports and exports", Scope: "admin",
 			Summary: "An import's progress and outcome",
