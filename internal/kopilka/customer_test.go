@@ -106,6 +106,7 @@ func TestValidateCardNumber(t *testing.T) {
 		}
 	}
 }
+
 // TestValidateCustomerText checks that the API takes only text an import
 // file can carry back (an export → import round trip gives the same
 // customer): no control characters in names and tags, and no tag
