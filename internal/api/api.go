@@ -156,6 +156,8 @@ func decodeError(err error) error {
 		return kopilka.Invalid("", "the body is not valid JSON (at byte %d)", syn.Offset)
 	case errors.As(err, &typ) && typ.Type == reflect.TypeFor[kopilka.Percent]():
 		return kopilka.Invalid(typ.Field, "%s must be a percentage from 0 to 100 with at most four decimals", typ.Field)
+	case errors.As(err, &typ) && typ.Type == reflect.TypeFor[kopilka.Quantity]():
+		return kopilka.Invalid(typ.Field, "%s must be a number above zero with at most three decimals, written without an exponent (1, 0.5, 2.125)", typ.Field)
 	case errors.As(err, &typ):
 		return kopilka.Invalid(typ.Field, "%s must be a JSON %s", fieldName(typ.Field), jsonKind(typ.Type.Kind().String()))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):

@@ -37,12 +37,13 @@ type purchaseReq struct {
 }
 
 // input turns the request into the use case's input; register says
-// whether the purchase-only fields are allowed.
+// whether it registers a purchase. A calculation ignores the purchase-only
+// fields (external_id, confirm, verification_code), so that a till may
+// send one body to both.
 func (q *purchaseReq) input(register bool) (loyalty.PurchaseInput, error) {
-	in := loyalty.PurchaseInput{StoreID: q.StoreID, Customer: loyalty.Ref(q.Customer), ExternalID: q.ExternalID,
-		Confirm: q.Confirm, VerificationCode: q.VerificationCode}
-	if !register && (q.ExternalID != "" || q.Confirm || q.VerificationCode != "") {
-		return in, kopilka.Invalid("external_id", "calculate takes no external_id, confirm or verification_code: it registers nothing")
+	in := loyalty.PurchaseInput{StoreID: q.StoreID, Customer: loyalty.Ref(q.Customer)}
+	if register {
+		in.ExternalID, in.Confirm, in.VerificationCode = q.ExternalID, q.Confirm, q.VerificationCode
 	}
 	for _, l := range q.Lines {
 		in.Lines = append(in.Lines, loyalty.LineInput{SKU: l.SKU, Name: l.Name, Category: l.Category,

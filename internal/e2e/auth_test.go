@@ -247,7 +247,6 @@ func TestS6FunctionLevelAuthorization(t *testing.T) {
 		}{
 			{"POST", "/v1/purchases/calculate", purchaseBody(other.ID, cus, "", false)},
 			{"POST", "/v1/purchases", purchaseBody(other.ID, cus, newKey(), false)},
-			{"POST", "/v1/purchases", purchaseBody("", cus, newKey(), false)},
 			{"GET", "/v1/purchases/" + elsewhere.ID, nil},
 			{"GET", "/v1/purchases?external_id=" + url.QueryEscape(elsewhere.ExternalID), nil},
 			{"POST", "/v1/purchases/" + elsewhere.ID + "/confirm", `{}`},
@@ -258,6 +257,16 @@ func TestS6FunctionLevelAuthorization(t *testing.T) {
 			if r.Status != http.StatusForbidden || r.code() != "forbidden" {
 				t.Errorf("bound key: %s %s = %d %s, want 403 forbidden", tc.method, tc.path, r.Status, r.Body)
 			}
+		}
+		// A receipt without store_id from a bound key is its store's.
+		var own struct {
+			StoreID *string `json:"store_id"`
+		}
+		r = s.do(t, "POST", "/v1/purchases", bound.Key, purchaseBody("", cus, newKey(), false), nil)
+		r.want(t, "a bound key's purchase without store_id", http.StatusCreated, "")
+		r.decode(t, &own)
+		if own.StoreID == nil || *own.StoreID != f.store.ID {
+			t.Errorf("a bound key's purchase without store_id has store_id %v, want its key's store %s", own.StoreID, f.store.ID)
 		}
 		for _, id := range []string{elsewhere.ID, done.ID} {
 			var p purchase

@@ -39,6 +39,14 @@ type PurchaseInput struct {
 // RedeemMax asks for the largest redemption the rules allow.
 const RedeemMax = calc.RedeemMax
 
+// defaultStore makes a receipt without store_id, sent with a key bound
+// to a store (a till's), that store's.
+func (in *PurchaseInput) defaultStore(ctx context.Context) {
+	if in.StoreID == "" {
+		in.StoreID = kopilka.ActorFrom(ctx).StoreID
+	}
+}
+
 func (in *PurchaseInput) validate(register bool) error {
 	if len(in.Lines) == 0 {
 		return kopilka.Invalid("lines", "a receipt needs at least one line")
@@ -120,6 +128,7 @@ func price(p *kopilka.Program, rules []kopilka.Promotion, now time.Time, c *kopi
 
 // Calculate prices a receipt without side effects.
 func (s *Service) Calculate(ctx context.Context, tenantID string, in PurchaseInput) (*kopilka.Purchase, error) {
+	in.defaultStore(ctx)
 	if err := in.validate(false); err != nil {
 		return nil, err
 	}
@@ -216,6 +225,7 @@ func purchaseHash(in *PurchaseInput) []byte {
 // once with Confirm). The external id makes it idempotent: the same
 // request returns the first purchase, another request is a conflict.
 func (s *Service) CreatePurchase(ctx context.Context, tenantID string, in PurchaseInput, idem *Idem) (*kopilka.Purchase, error) {
+	in.defaultStore(ctx)
 	if err := in.validate(true); err != nil {
 		return nil, err
 	}

@@ -35,6 +35,9 @@ func (s *Service) RefundPurchase(ctx context.Context, tenantID, purchaseID strin
 	if len(in.Lines) > 1000 {
 		return nil, kopilka.Invalid("lines", "at most 1000 lines")
 	}
+	if in.Lines != nil && len(in.Lines) == 0 {
+		return nil, kopilka.Invalid("lines", "lines is empty: name the lines and quantities to return, or leave lines out to refund everything left")
+	}
 	h := sha256.New()
 	fmt.Fprintf(h, "refund\x00%s\x00%s\x00%t", purchaseID, in.ExternalID, in.Lines == nil)
 	for _, l := range in.Lines {

@@ -69,7 +69,7 @@ func structSpecs() []structSpec {
 	}
 	maps.Copy(purchase, calculationFields())
 	request := map[string]Field{
-		"store_id": {Desc: "The store of the sale. A key bound to a store must name its own store."},
+		"store_id": {Desc: "The store of the sale. A key bound to a store must name its own store, or leave it out: the receipt is then that store's."},
 		"customer": {Desc: "Who buys."},
 		"lines":    {Desc: "The receipt lines, 1 to 1000.", MinItems: ptr(1), MaxItems: ptr(1000)},
 		"redeem": {Desc: "Points to redeem, hundredths, or \"max\" for max_redeem; absent or 0: none.", Schema: &Schema{OneOf: []*Schema{
@@ -250,7 +250,7 @@ func structSpecs() []structSpec {
 			"price":    amount("Price per unit, hundredths."),
 			"discount": amount("External discount on the whole line, hundredths."),
 		}},
-		{Name: "CalculationRequest", Mode: input, Desc: "A receipt to price.", Omit: []string{"external_id", "confirm", "verification_code"},
+		{Name: "CalculationRequest", Mode: input, Desc: "A receipt to price. The fields only a purchase uses (external_id, confirm, verification_code) are taken and ignored, so that a till may send one body to both.",
 			Required: []string{"customer", "lines"}, Fields: request},
 		{Name: "PurchaseRequest", Mode: input, Desc: "A receipt to register.", Required: []string{"customer", "lines", "external_id"}, Fields: request},
 		{Name: "Calculation", Desc: "A computed receipt.", Fields: calculationFields()},
