@@ -154,6 +154,10 @@ func (s *Service) planImport(ctx context.Context, tx storage.Tx, tenantID string
 	if err != nil {
 		return nil, err
 	}
+	ranges, err := tx.ListCardRanges(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
 	plan := &importPlan{}
 	matches := make([]match, len(rows))
 	bad := make([]bool, len(rows))
@@ -161,6 +165,9 @@ func (s *Service) planImport(ctx context.Context, tx storage.Tx, tenantID string
 	for i := range rows {
 		var rerr *RowError
 		matches[i], rerr = matchRow(&rows[i], m)
+		if rerr == nil {
+			rerr = checkDigits(&rows[i], m, ranges)
+		}
 		if rerr != nil {
 			plan.res.Errors, bad[i] = append(plan.res.Errors, *rerr), true
 		} else if matches[i].target != "" {
@@ -302,6 +309,24 @@ func matchRow(r *ImportRow, m *storage.ImportMatches) (match, *RowError) {
 		}
 	}
 	return mt, nil
+}
+
+// checkDigits refuses a new card number that looks like a number of a
+// range with check digits but has the wrong one, as issuing a card with a
+// given number does: a typo in the file.
+func checkDigits(r *ImportRow, m *storage.ImportMatches, ranges []kopilka.CardRange) *RowError {
+	for _, n := range r.Cards {
+		if m.Cards[n] != "" {
+			continue // an existing card: checked when it was issued
+		}
+		for _, rg := range ranges {
+			if rg.BadCheckDigit(n) {
+				return &RowError{Line: r.Line, Column: "card",
+					Message: fmt.Sprintf("%s looks like a number of range %s, but its check digit is wrong", n, rg.ID)}
+			}
+		}
+	}
+	return nil
 }
 
 func rowKey(r *ImportRow, by string) string {

@@ -406,6 +406,32 @@ func TestImportRetiredCard(t *testing.T) {
 	}
 }
 
+// TestImportCheckDigit refuses a card number of a range with check
+// digits whose check digit is wrong, as issuing a given number does.
+func TestImportCheckDigit(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storagetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, dialect)
+			ten := e.tenant(t, "T")
+			if _, err := e.svc.CreateCardRange(e.ctx, ten, loyalty.RangeInput{Prefix: "46", Width: 6, CheckDigit: kopilka.CheckLuhn}); err != nil {
+				t.Fatal(err)
+			}
+			before := e.export(t, ten)
+			rep := e.importFile(t, ten, e.file(t, "typo.csv", []byte(header+"L1,,,,,,,,460000012,,,\n")), transfer.Options{})
+			checkErrors(t, "typo", rep, []transfer.RowError{{Line: 2, Column: "card"}})
+			if d := cmp.Diff(before, e.export(t, ten)); d != "" || rep.Written {
+				t.Errorf("Import(typo) changed the tenant (-before +after):\n%s", d)
+			}
+			rep = e.importFile(t, ten, e.file(t, "good.csv", []byte(header+"L1,,,,,,,,460000011,,,\n")), transfer.Options{})
+			if rep.Created != 1 || rep.Bad != 0 {
+				t.Errorf("Import(good check digit) = %+v, want 1 created", rep)
+			}
+		})
+	}
+}
+
 func TestImportDryRunAndSkip(t *testing.T) {
 	t.Parallel()
 	for _, dialect := range storagetest.Dialects {
