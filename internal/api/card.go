@@ -124,12 +124,35 @@ func (h *Handler) issueCard(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, cardView(k))
 }
 
+// cardViewJSON is a card as GET /v1/cards/{number} shows it: the card
+// with its holder's name, balance, expiring points, purchases total and
+// tier (PRODUCT.md's card view). The holder's fields are empty and the
+// figures zero when the holder was deleted on request.
+type cardViewJSON struct {
+	cardDetailJSON
+	HolderDeleted    bool           `json:"holder_deleted"`
+	HolderFirstName  string         `json:"holder_first_name"`
+	HolderLastName   string         `json:"holder_last_name"`
+	HolderMiddleName string         `json:"holder_middle_name"`
+	Tier             string         `json:"tier"`
+	Available        int64          `json:"available"`
+	Pending          int64          `json:"pending"`
+	Expiring         []expiringJSON `json:"expiring"`
+	PurchasesTotal   int64          `json:"purchases_total"`
+}
+
 func (h *Handler) getCard(w http.ResponseWriter, r *http.Request) error {
-	k, err := h.svc.GetCard(r.Context(), tenantOf(r), r.PathValue("number"))
+	v, err := h.svc.ViewCard(r.Context(), tenantOf(r), r.PathValue("number"))
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, cardView(k))
+	out := cardViewJSON{cardDetailJSON: cardView(v.Card).(cardDetailJSON), HolderDeleted: v.Holder == nil, Expiring: []expiringJSON{}}
+	if v.Holder != nil {
+		b := balanceView(v.Balance)
+		out.HolderFirstName, out.HolderLastName, out.HolderMiddleName = v.Holder.FirstName, v.Holder.LastName, v.Holder.MiddleName
+		out.Tier, out.Available, out.Pending, out.Expiring, out.PurchasesTotal = b.Tier, b.Available, b.Pending, b.Expiring, b.PurchasesTotal
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 func blockStep(h *Handler, r *http.Request, idem *loyalty.Idem) (*kopilka.Card, error) {

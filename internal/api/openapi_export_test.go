@@ -51,6 +51,7 @@ func OpenAPITypes() openapigen.Types {
 		"PromotionInput":      reflect.TypeFor[promotionReq](),
 		"Problem":             reflect.TypeFor[Problem](),
 		"CardDetail":          reflect.TypeFor[cardDetailJSON](),
+		"CardView":            reflect.TypeFor[cardViewJSON](),
 		"CardInput":           reflect.TypeFor[issueCardReq](),
 		"ReplaceInput":        reflect.TypeFor[replaceCardReq](),
 		"CardRange":           reflect.TypeFor[rangeJSON](),

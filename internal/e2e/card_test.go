@@ -110,6 +110,17 @@ func TestCardLifecycle(t *testing.T) {
 				t.Errorf("GET /v1/customers?%s = %+v, want %s in tier Base with 30000 available", q, got, c.ID)
 			}
 		}
+		// The card view: the card with its holder's balance and tier.
+		var view struct {
+			CustomerID    string `json:"customer_id"`
+			HolderDeleted bool   `json:"holder_deleted"`
+			Tier          string `json:"tier"`
+			Available     int64  `json:"available"`
+		}
+		s.do(t, "GET", "/v1/cards/46000041", tn.Key, nil, nil).decode(t, &view)
+		if view.CustomerID != c.ID || view.HolderDeleted || view.Tier != "Base" || view.Available != 30000 {
+			t.Errorf("GET /v1/cards/46000041 = %+v, want %s in tier Base with 30000 available", view, c.ID)
+		}
 		buy := func(number, ext string) response {
 			return s.do(t, "POST", "/v1/purchases", tn.Key, map[string]any{"customer": map[string]string{"card": number}, "external_id": ext,
 				"confirm": true, "redeem": 10000, "lines": []map[string]any{{"sku": "TEA", "quantity": 1, "price": 50000}}}, nil)

@@ -110,6 +110,15 @@ func TestMergeAndDelete(t *testing.T) {
 		for _, q := range []string{"phone=%2B79120000001", "phone=%2B79120000002", "card=A-0001", "card=B-0001"} {
 			s.do(t, "GET", "/v1/customers?"+q, ten.Key, nil, nil).want(t, "find "+q+" after deletion", http.StatusNotFound, "customer_not_found")
 		}
+		var view struct {
+			HolderDeleted  bool   `json:"holder_deleted"`
+			HolderLastName string `json:"holder_last_name"`
+			Available      int64  `json:"available"`
+		}
+		s.do(t, "GET", "/v1/cards/A-0001", ten.Key, nil, nil).decode(t, &view)
+		if !view.HolderDeleted || view.HolderLastName != "" || view.Available != 0 {
+			t.Errorf("GET /v1/cards/A-0001 after the deletion = %+v, want the holder deleted, no name, no points", view)
+		}
 		for _, q := range []string{"limit=200", "card=A-0001", "card=B-0001"} {
 			if ids := search(q); len(ids) != 0 {
 				t.Errorf("search ?%s after the deletion = %v, want nobody", q, ids)

@@ -454,6 +454,43 @@ func (s *Service) GetCard(ctx context.Context, tenantID, number string) (*kopilk
 	return k, err
 }
 
+// CardView is a card as a card view shows it: with its holder and the
+// holder's balance and tier. Holder and Balance are nil when the holder
+// was deleted.
+type CardView struct {
+	Card    *kopilka.Card
+	Holder  *kopilka.Customer
+	Balance *kopilka.Balance
+}
+
+// ViewCard reads a card, in any status, with its holder and balance.
+func (s *Service) ViewCard(ctx context.Context, tenantID, number string) (*CardView, error) {
+	v := &CardView{}
+	err := s.db.Read(ctx, func(tx storage.Tx) error {
+		var err error
+		if v.Card, err = findCard(ctx, tx, tenantID, number); err != nil {
+			return err
+		}
+		c, err := tx.GetCustomer(ctx, tenantID, v.Card.CustomerID, false)
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil // deleted on request: the card stays, its holder is gone
+		}
+		if err != nil {
+			return err
+		}
+		b, err := s.balance(ctx, tx, tenantID, c.ID)
+		if err != nil {
+			return err
+		}
+		v.Holder, v.Balance = c, b
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
 // BlockCard blocks an active card: it no longer identifies its holder.
 // Blocking a blocked card changes nothing; a replaced card is a conflict.
 func (s *Service) BlockCard(ctx context.Context, tenantID, number string, idem *Idem) (*kopilka.Card, error) {

@@ -387,9 +387,9 @@ func cardOps() []op {
 
 		{Method: "GET", Path: "/v1/cards/{number}", ID: "getCard", Tag: "Cards", Scope: "pos",
 			Summary:   "Read a card",
-			Desc:      "The card, in any status, with its holder's id.",
+			Desc:      "The card, in any status, as a card view shows it: its holder's id and name, and the holder's balance, points expiring and when, purchases total and tier.",
 			Params:    []any{cardRef()},
-			Responses: []resp{ok("200", "The card.", "CardDetail"), notFound}},
+			Responses: []resp{ok("200", "The card with its holder.", "CardView"), notFound}},
 		{Method: "GET", Path: "/v1/cards/{number}/barcode", ID: "cardBarcode", Tag: "Cards", Scope: "pos",
 			Summary: "The card's barcode as an image",
 			Desc: "The card's number drawn as a barcode, for a wallet, a self-service page or printing. The image shows the card's own number (a scanned EAN-13 in the path finds the card, as GET /v1/cards/{number} does), with the quiet zones its symbology needs and, under a linear code, the number in digits. " +
