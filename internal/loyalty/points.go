@@ -45,6 +45,7 @@ func credit(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka
 func creditLot(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka.Operation, from ledger.Account, lt lotTimes) (*kopilka.Lot, error) {
 	debt := c.Debt
 	lot, ps := planCredit(tx.Now(), c, op, from, lt)
+	op.Message += repaidNote(debt - c.Debt)
 	w := &storage.Writes{Ops: []storage.OpWrite{{Op: op, Postings: ps}}, Lots: []*kopilka.Lot{lot}}
 	if c.Debt != debt {
 		w.Customer = &storage.CustomerBalances{CustomerID: c.ID, Debt: c.Debt, PurchasesTotal: c.PurchasesTotal}
@@ -149,7 +150,7 @@ func take(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka.O
 
 // postHold completes a pending redemption: the held points are redeemed.
 func postHold(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopilka.Operation) error {
-	if err := tx.FinishOperation(ctx, c.TenantID, op.ID, kopilka.StatusComplete, ledger.Move(ledger.Held, ledger.Redeemed, c.ID, -op.Amount)); err != nil {
+	if err := tx.FinishOperation(ctx, c.TenantID, op.ID, kopilka.StatusComplete, "", ledger.Move(ledger.Held, ledger.Redeemed, c.ID, -op.Amount)); err != nil {
 		return err
 	}
 	op.Status = kopilka.StatusComplete
@@ -171,11 +172,20 @@ func voidHold(ctx context.Context, tx storage.Tx, c *kopilka.Customer, op *kopil
 			return err
 		}
 	}
-	if err := tx.FinishOperation(ctx, c.TenantID, op.ID, kopilka.StatusVoided, ledger.Move(ledger.Held, ledger.Available, c.ID, -op.Amount)); err != nil {
+	if err := tx.FinishOperation(ctx, c.TenantID, op.ID, kopilka.StatusVoided, "", ledger.Move(ledger.Held, ledger.Available, c.ID, -op.Amount)); err != nil {
 		return err
 	}
 	op.Status = kopilka.StatusVoided
 	return tx.SetHoldsState(ctx, c.TenantID, op.ID, storage.HoldHeld, storage.HoldVoided)
+}
+
+// repaidNote is what an operation's history line adds when its points
+// repaid a debt first.
+func repaidNote(repaid int64) string {
+	if repaid <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %s of them repaid the debt", formatPoints(repaid))
 }
 
 func formatPoints(v int64) string {

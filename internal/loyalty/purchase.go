@@ -395,6 +395,7 @@ func confirm(ctx context.Context, tx storage.Tx, prog *kopilka.Program, c *kopil
 		lt := programTimes(prog, tx.Now(), true)
 		lot.ActivatesAt, lot.ExpiresAt = lt.activates, lt.expires
 		var ps []ledger.Posting
+		var note string
 		lot.State = kopilka.LotInactive
 		if !lt.activates.After(tx.Now()) {
 			lot.State = kopilka.LotActive
@@ -402,9 +403,10 @@ func confirm(ctx context.Context, tx storage.Tx, prog *kopilka.Program, c *kopil
 			if repay := min(c.Debt, lot.Remaining); repay > 0 {
 				lot.Remaining -= repay
 				c.Debt -= repay
+				note = repaidNote(repay)
 			}
 		}
-		if err := tx.FinishOperation(ctx, c.TenantID, p.AccrueOpID, kopilka.StatusComplete, ps); err != nil {
+		if err := tx.FinishOperation(ctx, c.TenantID, p.AccrueOpID, kopilka.StatusComplete, note, ps); err != nil {
 			return err
 		}
 		if err := tx.UpdateLot(ctx, lot); err != nil {
@@ -505,7 +507,7 @@ func (s *Service) CancelPurchase(ctx context.Context, tenantID, id string, idem 
 				return nil, err
 			}
 			ps := ledger.Move(ledger.Pending, ledger.Issued, c.ID, lot.Remaining)
-			if err := tx.FinishOperation(ctx, c.TenantID, p.AccrueOpID, kopilka.StatusVoided, ps); err != nil {
+			if err := tx.FinishOperation(ctx, c.TenantID, p.AccrueOpID, kopilka.StatusVoided, "", ps); err != nil {
 				return nil, err
 			}
 			lot.State, lot.Remaining = kopilka.LotVoided, 0

@@ -305,6 +305,22 @@ func TestRefundDebt(t *testing.T) {
 		// A positive adjustment repays first: −7.02 + 5.00 = −2.02.
 		e.adjust(t, c.ID, 500)
 		e.wantPosition(t, "after +5.00", c.ID, position{Available: -202, PurchasesTotal: 5000, Tier: "Base"})
+		// The history says where the points went (the test clock stands
+		// still: operations are told apart by type and purchase).
+		wantMessage := func(what string, typ kopilka.OpType, purchaseID, want string) {
+			t.Helper()
+			page, err := e.svc.Operations(e.ctx, e.tenant.ID, c.ID, "", 200)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, op := range page.Items {
+				if op.Type == typ && op.PurchaseID == purchaseID && op.Message == want {
+					return
+				}
+			}
+			t.Errorf("%s: no %s operation with the message %q in %+v", what, typ, want, page.Items)
+		}
+		wantMessage("after +5.00", kopilka.OpAdjustment, "", "test; 5.00 of them repaid the debt")
 		_, err = e.svc.CreatePurchase(e.ctx, e.tenant.ID, shopInput(c.ID, "R-3", 1), nil)
 		wantCode(t, "CreatePurchase(redeem 0.01 still in debt)", err, kopilka.CodeRedeemLimitExceeded)
 		e.ledgerOK(t, c.ID)
@@ -316,6 +332,7 @@ func TestRefundDebt(t *testing.T) {
 		e.wantPosition(t, "with R-4 pending", c.ID, position{Available: -202, Pending: 827, PurchasesTotal: 5000, Tier: "Base"})
 		e.confirmPurchase(t, p4.ID)
 		e.wantPosition(t, "after R-4", c.ID, position{Available: 625, PurchasesTotal: 52573, Tier: "Base"})
+		wantMessage("after R-4", kopilka.OpAccrual, p4.ID, "points for receipt R-4; 2.02 of them repaid the debt")
 		// Spendable again.
 		e.adjust(t, c.ID, -625)
 		e.wantPosition(t, "after spending", c.ID, position{PurchasesTotal: 52573, Tier: "Base"})

@@ -164,9 +164,11 @@ type Tx interface {
 	// InsertCredit writes an operation, its postings and the lot it credits,
 	// in one round trip where the database allows.
 	InsertCredit(ctx context.Context, op *kopilka.Operation, ps []ledger.Posting, lot *kopilka.Lot) error
-	// FinishOperation moves a pending operation to complete or voided and
-	// writes the postings of that phase. ErrConflict unless it was pending.
-	FinishOperation(ctx context.Context, tenantID, id string, to kopilka.OpStatus, ps []ledger.Posting) error
+	// FinishOperation moves a pending operation to complete or voided,
+	// appends note to its message (for the history: "; 2.02 of them
+	// repaid the debt"), and writes the postings of that phase.
+	// ErrConflict unless it was pending.
+	FinishOperation(ctx context.Context, tenantID, id string, to kopilka.OpStatus, note string, ps []ledger.Posting) error
 	// AddPostings writes postings of a later phase of an operation (such as
 	// activation), numbered from phase (PhaseActivate).
 	AddPostings(ctx context.Context, tenantID, opID string, phase int, ps []ledger.Posting) error

@@ -92,15 +92,15 @@ func (tx *Tx) insertPostings(ctx context.Context, tenantID, opID string, first i
 	return wrap("insert postings", err)
 }
 
-const finishOperationSQL = `UPDATE operations SET status = $3, updated_at = $4
+const finishOperationSQL = `UPDATE operations SET status = $3, updated_at = $4, message = message || $5
 WHERE tenant_id = $1 AND id = $2 AND status = 'pending'`
 
 // FinishOperation posts or voids a pending operation.
-func (tx *Tx) FinishOperation(ctx context.Context, tenantID, id string, to kopilka.OpStatus, ps []ledger.Posting) error {
+func (tx *Tx) FinishOperation(ctx context.Context, tenantID, id string, to kopilka.OpStatus, note string, ps []ledger.Posting) error {
 	if err := ledger.Balanced(ps); err != nil {
 		return fmt.Errorf("operation %s: %w", id, err)
 	}
-	err := affected(tx.exec(ctx, finishOperationSQL, tenantID, id, string(to), micros(tx.now)))
+	err := affected(tx.exec(ctx, finishOperationSQL, tenantID, id, string(to), micros(tx.now), note))
 	if err == storage.ErrNotFound {
 		return fmt.Errorf("operation %s is not pending: %w", id, storage.ErrConflict)
 	}

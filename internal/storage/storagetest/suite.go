@@ -762,28 +762,30 @@ func testOperations(t *testing.T, db storage.DB) {
 			name string
 			op   *kopilka.Operation
 			to   kopilka.OpStatus
+			note string
 			ps   []ledger.Posting
 			want error
 		}{
-			{"Post", posted, kopilka.StatusComplete, post, nil},
-			{"PostAgain", posted, kopilka.StatusComplete, post, storage.ErrConflict},
-			{"VoidPosted", posted, kopilka.StatusVoided, void, storage.ErrConflict},
-			{"Void", voided, kopilka.StatusVoided, void, nil},
-			{"PostVoided", voided, kopilka.StatusComplete, post, storage.ErrConflict},
-			{"Complete", complete, kopilka.StatusVoided, nil, storage.ErrConflict},
-			{"Unknown", newOp(tenantID, c.ID, kopilka.OpRedemption, kopilka.StatusPending, 0), kopilka.StatusComplete, nil, storage.ErrConflict},
+			{"Post", posted, kopilka.StatusComplete, "; 1.00 of them repaid the debt", post, nil},
+			{"PostAgain", posted, kopilka.StatusComplete, "; again", post, storage.ErrConflict},
+			{"VoidPosted", posted, kopilka.StatusVoided, "", void, storage.ErrConflict},
+			{"Void", voided, kopilka.StatusVoided, "", void, nil},
+			{"PostVoided", voided, kopilka.StatusComplete, "", post, storage.ErrConflict},
+			{"Complete", complete, kopilka.StatusVoided, "", nil, storage.ErrConflict},
+			{"Unknown", newOp(tenantID, c.ID, kopilka.OpRedemption, kopilka.StatusPending, 0), kopilka.StatusComplete, "", nil, storage.ErrConflict},
 		} {
 			err := db.Write(ctx, func(tx storage.Tx) error {
 				finishedAt[tc.op.ID] = tx.Now()
-				return tx.FinishOperation(ctx, tenantID, tc.op.ID, tc.to, tc.ps)
+				return tx.FinishOperation(ctx, tenantID, tc.op.ID, tc.to, tc.note, tc.ps)
 			})
 			checkErr(t, "FinishOperation("+tc.name+")", err, tc.want)
 			if err == nil {
 				tc.op.Status, tc.op.UpdatedAt = tc.to, finishedAt[tc.op.ID]
+				tc.op.Message += tc.note
 			}
 		}
 		err := db.Write(ctx, func(tx storage.Tx) error {
-			return tx.FinishOperation(ctx, tenantID, kept.ID, kopilka.StatusComplete, post[:1])
+			return tx.FinishOperation(ctx, tenantID, kept.ID, kopilka.StatusComplete, "", post[:1])
 		})
 		if err == nil {
 			t.Errorf("FinishOperation(unbalanced postings) = nil, want an error")
@@ -1733,7 +1735,7 @@ func buildLedger(t *testing.T, tx storage.Tx, tenantID string, cs [5]*kopilka.Cu
 		if amount == 100 {
 			continue
 		}
-		if err := tx.FinishOperation(ctx, tenantID, op.ID, kopilka.StatusComplete, ledger.Move(ledger.Held, ledger.Redeemed, cs[0].ID, amount)); err != nil {
+		if err := tx.FinishOperation(ctx, tenantID, op.ID, kopilka.StatusComplete, "", ledger.Move(ledger.Held, ledger.Redeemed, cs[0].ID, amount)); err != nil {
 			return "", err
 		}
 		if err := tx.SetHoldsState(ctx, tenantID, op.ID, storage.HoldHeld, storage.HoldPosted); err != nil {
@@ -2085,7 +2087,7 @@ func testTenantIsolation(t *testing.T, db storage.DB) {
 			{"AddLotRemaining", func(tx storage.Tx) error { return tx.AddLotRemaining(ctx, b.tenant, a.lot, -1) }, storage.ErrNotFound},
 			{"SetLotState", func(tx storage.Tx) error { return tx.SetLotState(ctx, b.tenant, a.lot, kopilka.LotVoided) }, storage.ErrNotFound},
 			{"FinishOperation", func(tx storage.Tx) error {
-				return tx.FinishOperation(ctx, b.tenant, a.pending, kopilka.StatusComplete, ledger.Move(ledger.Held, ledger.Redeemed, a.customer, 10))
+				return tx.FinishOperation(ctx, b.tenant, a.pending, kopilka.StatusComplete, "", ledger.Move(ledger.Held, ledger.Redeemed, a.customer, 10))
 			}, storage.ErrConflict},
 			{"SetHoldsState", func(tx storage.Tx) error {
 				return tx.SetHoldsState(ctx, b.tenant, a.pending, storage.HoldHeld, storage.HoldVoided)
