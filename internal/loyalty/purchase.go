@@ -355,6 +355,7 @@ func (s *Service) createPurchase(ctx context.Context, tx storage.Tx, tenantID st
 		if in.Confirm {
 			// A retail sale: create and confirm at once, with no pending phase.
 			lot, ps = planCredit(tx.Now(), c, op, ledger.Issued, programTimes(prog, tx.Now(), true))
+			op.Message += repaidNote(debt - c.Debt)
 		} else {
 			lot = &kopilka.Lot{ID: kopilka.NewID("lot"), TenantID: tenantID, CustomerID: c.ID, OperationID: op.ID,
 				Amount: p.Accrue, Remaining: p.Accrue, State: kopilka.LotPending, ActivatesAt: tx.Now()}

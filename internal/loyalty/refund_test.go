@@ -340,6 +340,36 @@ func TestRefundDebt(t *testing.T) {
 	})
 }
 
+// TestRefundDebtNoteOneStepSale: a retail sale (create with confirm) whose
+// accrual repays a debt says so in the history, as a confirmation does.
+func TestRefundDebtNoteOneStepSale(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect)
+		e.shopProgram(t, func(p *kopilka.Program) { p.Tiers = p.Tiers[:1] })
+		c := e.customer(t, kopilka.Customer{})
+		in := shopInput(c.ID, "R-1", 0)
+		in.Confirm = true
+		p1 := e.createPurchase(t, in)
+		e.createPurchase(t, loyalty.PurchaseInput{Customer: loyalty.Ref{ID: c.ID}, ExternalID: "R-2", Redeem: loyalty.RedeemMax,
+			Confirm: true, Lines: []loyalty.LineInput{{SKU: "BREAD", Quantity: 1000, Price: 5000}}})
+		e.refund(t, p1.ID, loyalty.RefundInput{ExternalID: "F-1"})
+		e.wantPosition(t, "after the refund", c.ID, position{Available: -702, PurchasesTotal: 5000, Tier: "Base"})
+		in = shopInput(c.ID, "R-4", 0)
+		in.Confirm = true
+		p4 := e.createPurchase(t, in)
+		e.wantPosition(t, "after R-4", c.ID, position{Available: 125, PurchasesTotal: 52573, Tier: "Base"})
+		for _, op := range e.operations(t, c.ID) {
+			if op.Type == kopilka.OpAccrual && op.PurchaseID == p4.ID {
+				if want := "points for receipt R-4; 7.02 of them repaid the debt"; op.Message != want {
+					t.Errorf("the accrual of R-4 says %q, want %q", op.Message, want)
+				}
+				return
+			}
+		}
+		t.Errorf("no accrual of R-4 in the history")
+	})
+}
+
 // TestRefundDebtRepaidOnActivation: with an activation delay a debt is
 // repaid when the next accrual activates, not before.
 func TestRefundDebtRepaidOnActivation(t *testing.T) {

@@ -486,7 +486,9 @@ func (b *chunkBuilder) move(c *kopilka.Customer, amount kopilka.Amount, from *sp
 	op := &kopilka.Operation{ID: b.opIDs.next(), TenantID: b.tenantID, CustomerID: c.ID, Type: kopilka.OpImport,
 		Status: kopilka.StatusComplete, Amount: amount, Message: "balance imported"}
 	if amount > 0 {
+		debt := c.Debt
 		lot, ps := planCredit(b.tx.Now(), c, op, ledger.Issued, b.lt)
+		op.Message += repaidNote(debt - c.Debt)
 		lot.ID = b.lotIDs.next()
 		b.plan.w.Ops = append(b.plan.w.Ops, storage.OpWrite{Op: op, Postings: ps})
 		b.plan.w.Lots = append(b.plan.w.Lots, lot)
