@@ -110,9 +110,6 @@ func ValidateCustomer(c *Customer) error {
 		if utf8.RuneCountInString(*f.v) > 200 || !utf8.ValidString(*f.v) {
 			return Invalid(f.name, "must be valid text of at most 200 characters")
 		}
-		if hasControl(*f.v) {
-			return Invalid(f.name, "holds a control character (a line break, say)")
-		}
 	}
 	if c.BirthDate != "" {
 		d, err := time.Parse(time.DateOnly, c.BirthDate)
@@ -137,12 +134,35 @@ func ValidateCustomer(c *Customer) error {
 		if t == "" || utf8.RuneCountInString(t) > 64 || !utf8.ValidString(t) {
 			return Invalid("tags", "tag %d must be 1 to 64 characters", i+1)
 		}
-		// Files (imports, exports) list tags separated by commas or
-		// semicolons: a tag holding one would come back as two.
-		if hasControl(t) || strings.ContainsAny(t, ",;") {
+		c.Tags[i] = t
+	}
+	return nil
+}
+
+// ValidateCustomerText checks the text c gives that old (nil for a new
+// customer) did not have: it must be text an import file can carry back,
+// so that an export imported again gives the same customer. Names and the
+// group hold no control character (a tab aside); a tag holds none, and no
+// comma or semicolon, which files separate tags with. Values stored
+// before these rules stay editable: only new values are checked. Call it
+// after ValidateCustomer (which trims them).
+func ValidateCustomerText(old, c *Customer) error {
+	if old == nil {
+		old = &Customer{}
+	}
+	for _, f := range []struct {
+		name     string
+		old, now string
+	}{{"first_name", old.FirstName, c.FirstName}, {"last_name", old.LastName, c.LastName},
+		{"middle_name", old.MiddleName, c.MiddleName}, {"group", old.Group, c.Group}} {
+		if f.now != f.old && hasControl(f.now) {
+			return Invalid(f.name, "holds a control character (a line break, say)")
+		}
+	}
+	for _, t := range c.Tags {
+		if !slices.Contains(old.Tags, t) && (hasControl(t) || strings.ContainsAny(t, ",;")) {
 			return Invalid("tags", "tag %q holds a comma, a semicolon or a control character", t)
 		}
-		c.Tags[i] = t
 	}
 	return nil
 }

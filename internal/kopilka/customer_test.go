@@ -107,6 +107,27 @@ func TestValidateCardNumber(t *testing.T) {
 	}
 }
 
+// TestValidateCustomerTextOld checks that a customer stored before the
+// text rules stays editable: only values it did not have are checked.
+func TestValidateCustomerTextOld(t *testing.T) {
+	t.Parallel()
+	old := kopilka.Customer{FirstName: "a\u0001b", Tags: []string{"vip, gold"}}
+	c := old
+	c.Tags = append([]string{"новый"}, old.Tags...)
+	c.Phone = "+79120000001"
+	if err := kopilka.ValidateCustomerText(&old, &c); err != nil {
+		t.Errorf("ValidateCustomerText(old values kept) = %v, want nil", err)
+	}
+	c.LastName = "x\ny"
+	if e := kopilka.AsError(kopilka.ValidateCustomerText(&old, &c)); e == nil || e.Field != "last_name" {
+		t.Errorf("ValidateCustomerText(a new last name with a line break) = %v, want an error on last_name", e)
+	}
+	c.LastName, c.Tags = "", append(c.Tags, "a;b")
+	if e := kopilka.AsError(kopilka.ValidateCustomerText(&old, &c)); e == nil || e.Field != "tags" {
+		t.Errorf("ValidateCustomerText(a new tag with a semicolon) = %v, want an error on tags", e)
+	}
+}
+
 // TestValidateCustomerText checks that the API takes only text an import
 // file can carry back (an export → import round trip gives the same
 // customer): no control characters in names and tags, and no tag
@@ -133,6 +154,9 @@ func TestValidateCustomerText(t *testing.T) {
 	for _, tc := range tests {
 		c := tc.c
 		err := kopilka.ValidateCustomer(&c)
+		if err == nil {
+			err = kopilka.ValidateCustomerText(nil, &c)
+		}
 		var field string
 		if e := kopilka.AsError(err); e != nil {
 			field = e.Field

@@ -26,6 +26,9 @@ func (s *Service) CreateCustomer(ctx context.Context, tenantID string, in Custom
 	if err := kopilka.ValidateCustomer(&c); err != nil {
 		return nil, err
 	}
+	if err := kopilka.ValidateCustomerText(nil, &c); err != nil {
+		return nil, err
+	}
 	if in.Card != "" {
 		if err := kopilka.ValidateCardNumber(in.Card); err != nil {
 			return nil, err
@@ -172,6 +175,9 @@ func (s *Service) UpdateCustomer(ctx context.Context, tenantID, id string, p kop
 		old.Tags = slices.Clone(c.Tags)
 		applyPatch(c, p, tx)
 		if err := kopilka.ValidateCustomer(c); err != nil {
+			return err
+		}
+		if err := kopilka.ValidateCustomerText(&old, c); err != nil {
 			return err
 		}
 		changes := diffCustomer(&old, c, actor)
