@@ -127,11 +127,12 @@ func Run(ctx context.Context, env Env) error {
 func parse(env Env, name string, args []string, extra func(fs *flag.FlagSet)) (config.Config, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	flags := config.CommandFlags
+	var cfg func() (config.Config, error)
 	if name == "serve" {
-		flags = config.Flags
+		cfg = config.Flags(fs, env.Getenv)
+	} else {
+		cfg = config.CommandFlags(fs, env.Getenv)
 	}
-	cfg := flags(fs, env.Getenv)
 	if extra != nil {
 		extra(fs)
 	}

@@ -24,7 +24,11 @@ import (
 func parseArgs(env Env, name string, args []string, extra func(fs *flag.FlagSet)) (config.Config, []string, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	cfg := config.CommandFlags(fs, env.Getenv)
+	var also []string
+	if name == "import customers" {
+		also = []string{"pprof"} // a long import may be profiled
+	}
+	cfg := config.CommandFlags(fs, env.Getenv, also...)
 	extra(fs)
 	var pos []string
 	for {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,12 +54,13 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 
 // CommandFlags is Flags for the other commands: the database, its keys
 // and the logs, without the server's (listen address, limits, profiler,
-// expiry interval), which keep their defaults.
-func CommandFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) {
-	return flags(fs, getenv, false)
+// expiry interval), which keep their defaults, except those of them named
+// in also (such as "pprof" for a long import).
+func CommandFlags(fs *flag.FlagSet, getenv func(string) string, also ...string) func() (Config, error) {
+	return flags(fs, getenv, false, also...)
 }
 
-func flags(fs *flag.FlagSet, getenv func(string) string, server bool) func() (Config, error) {
+func flags(fs *flag.FlagSet, getenv func(string) string, server bool, also ...string) func() (Config, error) {
 	env := func(name, def string) string {
 		if v := getenv("KOPILKA_" + name); v != "" {
 			return v
@@ -67,7 +69,7 @@ func flags(fs *flag.FlagSet, getenv func(string) string, server bool) func() (Co
 	}
 	// serverString is a server's flag; other commands take its default.
 	serverString := func(name, envName, def, usage string) *string {
-		if !server {
+		if !server && !slices.Contains(also, name) {
 			return &def
 		}
 		return fs.String(name, env(envName, def), usage)

@@ -216,4 +216,9 @@ func TestServerFlagsAreServes(t *testing.T) {
 	if _, err := runCLI("verify", "--db", db, "--log-level", "warn", "--no-batch"); err != nil {
 		t.Errorf("verify with the database's own flags = %v, want success", err)
 	}
+	// An import may be profiled: --pprof is no usage mistake there (the
+	// missing file is what fails).
+	if _, err := runCLI("import", "customers", t.TempDir()+"/missing.csv", "--db", db, "--pprof", "127.0.0.1:0"); err == nil || exitCode(err) == 2 {
+		t.Errorf("import customers --pprof = %v (exit %d), want the missing file's failure, not a usage error", err, exitCode(err))
+	}
 }
