@@ -231,11 +231,15 @@ func (h *Handler) idempotency(r *http.Request, scope string, body []byte, status
 		sum.Write(b)
 		return sum.Sum(nil)
 	}
+	var legacy []byte
+	if body != nil {
+		legacy = digest(body)
+	}
 	return &loyalty.Idem{
+		LegacyHash: legacy,
 		Scope:      scope,
 		Key:        key,
 		Hash:       digest(canonicalJSON(body)),
-		LegacyHash: digest(body),
 		Render: func(v any, err error) (int, []byte) {
 			if err != nil {
 				p := problemFor(err, r.URL.Path)
@@ -256,7 +260,7 @@ func canonicalJSON(body []byte) []byte {
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	var v any
-	if err := d.Decode(&v); err != nil || d.More() {
+	if err := d.Decode(&v); err != nil || d.More() || foldedKeys(v) {
 		return body
 	}
 	b, err := json.Marshal(v) // object keys come out sorted
@@ -264,6 +268,34 @@ func canonicalJSON(body []byte) []byte {
 		return body
 	}
 	return b
+}
+
+// foldedKeys reports an object holding two keys that differ only in case:
+// encoding/json gives a struct field the last of them, so their order
+// matters and the body is compared as it was sent.
+func foldedKeys(v any) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k, x := range v {
+			for _, o := range keys {
+				if strings.EqualFold(k, o) {
+					return true
+				}
+			}
+			keys = append(keys, k)
+			if foldedKeys(x) {
+				return true
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if foldedKeys(x) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // respond writes v, or the stored answer an idempotent retry replays.

@@ -66,6 +66,13 @@ func TestI2SameKeyOtherBody(t *testing.T) {
 		if ops := s.operations(t, ten.Key, c.ID); len(ops) != 1 {
 			t.Errorf("operations after the retries = %d, want 1", len(ops))
 		}
+		// Keys differing only in case: the last one wins (as encoding/json
+		// reads them), so their order is part of the request.
+		folded := newKey()
+		s.adjust(t, ten.Key, c.ID, `{"amount":100,"Amount":200,"reason":"I2 folded"}`, folded).want(t, "a body with folded keys", http.StatusCreated, "")
+		if r := s.adjust(t, ten.Key, c.ID, `{"Amount":200,"amount":100,"reason":"I2 folded"}`, folded); r.Status != http.StatusConflict {
+			t.Errorf("the same keys in another order under a used key = %d %s, want 409 conflict", r.Status, r.Body)
+		}
 		s.verify(t)
 	})
 }
