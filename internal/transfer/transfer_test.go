@@ -341,6 +341,18 @@ func checkErrors(t *testing.T, name string, rep *transfer.Report, want []transfe
 	}
 }
 
+// refused imports data into the tenant and checks that the import reports
+// want and leaves the tenant as it was.
+func (e *env) refused(t *testing.T, tenantID, name, data string, opt transfer.Options, want []transfer.RowError) {
+	t.Helper()
+	before := e.export(t, tenantID)
+	rep := e.importFile(t, tenantID, e.file(t, "refused.csv", []byte(data)), opt)
+	checkErrors(t, name, rep, want)
+	if d := cmp.Diff(before, e.export(t, tenantID)); d != "" || rep.Written {
+		t.Errorf("Import(%s) changed the tenant (-before +after):\n%s", name, d)
+	}
+}
+
 // TestImportConflicts: rows that clash with the database are bad rows
 // too, and the good rows of such a file are not written either.
 func TestImportConflicts(t *testing.T) {
@@ -351,7 +363,6 @@ func TestImportConflicts(t *testing.T) {
 			e := newEnv(t, dialect)
 			ten := e.tenant(t, "T")
 			e.importFile(t, ten, e.file(t, "people.csv", []byte(people)), transfer.Options{})
-			before := e.export(t, ten)
 			tests := []badFile{
 				{"PhoneOfAnother", header + "E1,89120000002,,,,,,,,,,\nNEW,89120000077,,,,,,,,,,\n", []transfer.RowError{{Line: 2, Column: "phone"}}},
 				{"CardOfAnother", header + "E1,,,,,,,,CARD-4,,,\n", []transfer.RowError{{Line: 2, Column: "card"}}},
@@ -359,11 +370,7 @@ func TestImportConflicts(t *testing.T) {
 				{"SameCustomerTwice", header + "E1,,,,,,,,,,,\n,,,,,,,,CARD-1,5,,\n", []transfer.RowError{{Line: 3, Column: "card"}}},
 			}
 			for _, tc := range tests {
-				rep := e.importFile(t, ten, e.file(t, tc.name+".csv", []byte(tc.data)), transfer.Options{})
-				checkErrors(t, tc.name, rep, tc.want)
-				if d := cmp.Diff(before, e.export(t, ten)); d != "" || rep.Written {
-					t.Errorf("Import(%s) changed the tenant (-before +after):\n%s", tc.name, d)
-				}
+				e.refused(t, ten, tc.name, tc.data, transfer.Options{}, tc.want)
 			}
 		})
 	}
@@ -388,14 +395,10 @@ func TestImportRetiredCard(t *testing.T) {
 			if err := e.svc.DeleteCustomer(e.ctx, ten, holder.ID); err != nil {
 				t.Fatal(err)
 			}
-			before := e.export(t, ten)
 			data := header + "NEW,89120000077,,,,,,,,1,,\n,,,,,,,,CARD-4,5,,\n"
 			for _, dry := range []bool{true, false} {
-				rep := e.importFile(t, ten, e.file(t, "retired.csv", []byte(data)), transfer.Options{DryRun: dry})
-				checkErrors(t, "retired card", rep, []transfer.RowError{{Line: 3, Column: "card"}})
-				if d := cmp.Diff(before, e.export(t, ten)); d != "" || rep.Written {
-					t.Errorf("Import(retired card, dry run %v) changed the tenant (-before +after):\n%s", dry, d)
-				}
+				e.refused(t, ten, fmt.Sprintf("retired card, dry run %v", dry), data, transfer.Options{DryRun: dry},
+					[]transfer.RowError{{Line: 3, Column: "card"}})
 			}
 			rep := e.importFile(t, ten, e.file(t, "retired.csv", []byte(data)), transfer.Options{SkipBadRows: true})
 			checkErrors(t, "retired card, skipping", rep, []transfer.RowError{{Line: 3, Column: "card"}})
@@ -418,13 +421,8 @@ func TestImportCheckDigit(t *testing.T) {
 			if _, err := e.svc.CreateCardRange(e.ctx, ten, loyalty.RangeInput{Prefix: "46", Width: 6, CheckDigit: kopilka.CheckLuhn}); err != nil {
 				t.Fatal(err)
 			}
-			before := e.export(t, ten)
-			rep := e.importFile(t, ten, e.file(t, "typo.csv", []byte(header+"L1,,,,,,,,460000012,,,\n")), transfer.Options{})
-			checkErrors(t, "typo", rep, []transfer.RowError{{Line: 2, Column: "card"}})
-			if d := cmp.Diff(before, e.export(t, ten)); d != "" || rep.Written {
-				t.Errorf("Import(typo) changed the tenant (-before +after):\n%s", d)
-			}
-			rep = e.importFile(t, ten, e.file(t, "good.csv", []byte(header+"L1,,,,,,,,460000011,,,\n")), transfer.Options{})
+			e.refused(t, ten, "typo", header+"L1,,,,,,,,460000012,,,\n", transfer.Options{}, []transfer.RowError{{Line: 2, Column: "card"}})
+			rep := e.importFile(t, ten, e.file(t, "good.csv", []byte(header+"L1,,,,,,,,460000011,,,\n")), transfer.Options{})
 			if rep.Created != 1 || rep.Bad != 0 {
 				t.Errorf("Import(good check digit) = %+v, want 1 created", rep)
 			}
