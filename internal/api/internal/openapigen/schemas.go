@@ -102,6 +102,27 @@ func structSpecs() []structSpec {
 		"created_at":         {Desc: "When the customer was enrolled."},
 		"updated_at":         {Desc: "When the profile last changed."},
 	}
+	cardDetail := map[string]Field{
+		"number":      {Desc: "The card number."},
+		"kind":        {Desc: "plastic or electronic.", Enum: []any{"plastic", "electronic"}},
+		"status":      {Desc: "active (identifies its holder), blocked (identifies nobody until unblocked) or replaced (retired for good).", Enum: []any{"active", "blocked", "replaced"}},
+		"customer_id": {Desc: "The holder (cus_…)."},
+		"range_id":    {Desc: "The range whose counter issued the number, or null for a number bound by hand."},
+		"replaced_by": {Desc: "The card that replaced this one, or null."},
+		"created_at":  {Desc: "When it was issued."},
+	}
+	cardView := maps.Clone(cardDetail)
+	maps.Copy(cardView, map[string]Field{
+		"holder_deleted":     {Desc: "The holder was deleted on request: the name is empty and the figures zero."},
+		"holder_first_name":  {Desc: "The holder's first name; empty when unknown."},
+		"holder_last_name":   {Desc: "The holder's last name; empty when unknown."},
+		"holder_middle_name": {Desc: "The holder's middle name; empty when unknown."},
+		"tier":               {Desc: "The holder's tier, as in Balance."},
+		"available":          {Desc: "The holder's spendable points, hundredths, as in Balance."},
+		"pending":            {Desc: "The holder's points not yet active, hundredths, as in Balance."},
+		"expiring":           {Desc: "The holder's points that will expire, soonest first."},
+		"purchases_total":    {Desc: "The holder's accumulated purchase sum, hundredths."},
+	})
 	identified := maps.Clone(customer)
 	maps.Copy(identified, map[string]Field{
 		"tier":      {Desc: "The tier reached, as in balance."},
@@ -118,33 +139,8 @@ func structSpecs() []structSpec {
 			"kind":   {Desc: "plastic or electronic.", Enum: []any{"plastic", "electronic"}},
 			"status": {Desc: "active, blocked or replaced.", Enum: []any{"active", "blocked", "replaced"}},
 		}},
-		{Name: "CardDetail", Desc: "A loyalty card with its holder.", Fields: map[string]Field{
-			"number":      {Desc: "The card number."},
-			"kind":        {Desc: "plastic or electronic.", Enum: []any{"plastic", "electronic"}},
-			"status":      {Desc: "active (identifies its holder), blocked (identifies nobody until unblocked) or replaced (retired for good).", Enum: []any{"active", "blocked", "replaced"}},
-			"customer_id": {Desc: "The holder (cus_…)."},
-			"range_id":    {Desc: "The range whose counter issued the number, or null for a number bound by hand."},
-			"replaced_by": {Desc: "The card that replaced this one, or null."},
-			"created_at":  {Desc: "When it was issued."},
-		}},
-		{Name: "CardView", Desc: "A loyalty card with its holder and the holder's points (a card view).", Fields: map[string]Field{
-			"number":             {Desc: "The card number."},
-			"kind":               {Desc: "plastic or electronic.", Enum: []any{"plastic", "electronic"}},
-			"status":             {Desc: "active (identifies its holder), blocked (identifies nobody until unblocked) or replaced (retired for good).", Enum: []any{"active", "blocked", "replaced"}},
-			"customer_id":        {Desc: "The holder (cus_…)."},
-			"range_id":           {Desc: "The range whose counter issued the number, or null for a number bound by hand."},
-			"replaced_by":        {Desc: "The card that replaced this one, or null."},
-			"created_at":         {Desc: "When it was issued."},
-			"holder_deleted":     {Desc: "The holder was deleted on request: the name is empty and the figures zero."},
-			"holder_first_name":  {Desc: "The holder's first name; empty when unknown."},
-			"holder_last_name":   {Desc: "The holder's last name; empty when unknown."},
-			"holder_middle_name": {Desc: "The holder's middle name; empty when unknown."},
-			"tier":               {Desc: "The holder's tier, as in Balance."},
-			"available":          {Desc: "The holder's spendable points, hundredths, as in Balance."},
-			"pending":            {Desc: "The holder's points not yet active, hundredths, as in Balance."},
-			"expiring":           {Desc: "The holder's points that will expire, soonest first."},
-			"purchases_total":    {Desc: "The holder's accumulated purchase sum, hundredths."},
-		}},
+		{Name: "CardDetail", Desc: "A loyalty card with its holder.", Fields: cardDetail},
+		{Name: "CardView", Desc: "A loyalty card with its holder and the holder's points (a card view).", Fields: cardView},
 		{Name: "CardInput", Mode: input, Desc: "A card to issue. Every field is optional.", Fields: map[string]Field{
 			"kind":     {Desc: "plastic (the default) or electronic.", Enum: []any{"plastic", "electronic"}, Default: "plastic"},
 			"number":   {Desc: "Bind this number: 1 to 64 printable ASCII characters, no spaces; unique within the tenant. Absent or empty: the next free number of a range.", Pattern: cardPattern},
