@@ -301,16 +301,25 @@ func candidates(ranges []kopilka.CardRange, kind, prev string) []kopilka.CardRan
 	return slices.Concat(own, forKind, forBoth)
 }
 
+// misdigited returns the range a number looks like a number of but with a
+// wrong check digit (a typo), or nil.
+func misdigited(ranges []kopilka.CardRange, number string) *kopilka.CardRange {
+	for i := range ranges {
+		if ranges[i].BadCheckDigit(number) {
+			return &ranges[i]
+		}
+	}
+	return nil
+}
+
 // bindNumber gives the card a number the client chose.
 func bindNumber(ctx context.Context, tx storage.Tx, tenantID string, card *kopilka.Card, number string) error {
 	ranges, err := tx.ListCardRanges(ctx, tenantID)
 	if err != nil {
 		return err
 	}
-	for _, r := range ranges {
-		if r.BadCheckDigit(number) {
-			return kopilka.Invalid("number", "%s looks like a number of range %s, but its check digit is wrong: check the number on the card", number, r.ID)
-		}
+	if r := misdigited(ranges, number); r != nil {
+		return kopilka.Invalid("number", "%s looks like a number of range %s, but its check digit is wrong: check the number on the card", number, r.ID)
 	}
 	card.Number = number
 	err = tx.CreateCard(ctx, tenantID, card)
@@ -471,19 +480,11 @@ func (s *Service) ViewCard(ctx context.Context, tenantID, number string) (*CardV
 		if v.Card, err = findCard(ctx, tx, tenantID, number); err != nil {
 			return err
 		}
-		c, err := tx.GetCustomer(ctx, tenantID, v.Card.CustomerID, false)
+		v.Holder, v.Balance, err = s.customerBalance(ctx, tx, tenantID, v.Card.CustomerID)
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil // deleted on request: the card stays, its holder is gone
 		}
-		if err != nil {
-			return err
-		}
-		b, err := s.balance(ctx, tx, tenantID, c.ID)
-		if err != nil {
-			return err
-		}
-		v.Holder, v.Balance = c, b
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err

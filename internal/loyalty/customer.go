@@ -96,14 +96,25 @@ func (s *Service) GetCustomer(ctx context.Context, tenantID, id string) (*kopilk
 	var b *kopilka.Balance
 	err := s.db.Read(ctx, func(tx storage.Tx) error {
 		var err error
-		if c, err = tx.GetCustomer(ctx, tenantID, id, false); err != nil {
-			return err
-		}
-		b, err = s.balance(ctx, tx, tenantID, c.ID)
+		c, b, err = s.customerBalance(ctx, tx, tenantID, id)
 		return err
 	})
 	if err != nil {
 		return nil, nil, notFound(err, kopilka.CodeNotFound, "customer")
+	}
+	return c, b, nil
+}
+
+// customerBalance reads a customer (the survivor of a merged id) and its
+// balance in tx; storage.ErrNotFound for nobody or a deleted customer.
+func (s *Service) customerBalance(ctx context.Context, tx storage.Tx, tenantID, id string) (*kopilka.Customer, *kopilka.Balance, error) {
+	c, err := tx.GetCustomer(ctx, tenantID, id, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := s.balance(ctx, tx, tenantID, c.ID)
+	if err != nil {
+		return nil, nil, err
 	}
 	return c, b, nil
 }
@@ -123,10 +134,7 @@ func (s *Service) FindCustomer(ctx context.Context, tenantID string, ref Ref) (*
 		if err != nil {
 			return err
 		}
-		if c, err = tx.GetCustomer(ctx, tenantID, id, false); err != nil {
-			return err
-		}
-		b, err = s.balance(ctx, tx, tenantID, c.ID)
+		c, b, err = s.customerBalance(ctx, tx, tenantID, id)
 		return err
 	})
 	if errors.Is(err, storage.ErrNotFound) {

@@ -319,11 +319,9 @@ func checkDigits(r *ImportRow, m *storage.ImportMatches, ranges []kopilka.CardRa
 		if m.Cards[n] != "" {
 			continue // an existing card: checked when it was issued
 		}
-		for _, rg := range ranges {
-			if rg.BadCheckDigit(n) {
-				return &RowError{Line: r.Line, Column: "card",
-					Message: fmt.Sprintf("%s looks like a number of range %s, but its check digit is wrong", n, rg.ID)}
-			}
+		if rg := misdigited(ranges, n); rg != nil {
+			return &RowError{Line: r.Line, Column: "card",
+				Message: fmt.Sprintf("%s looks like a number of range %s, but its check digit is wrong", n, rg.ID)}
 		}
 	}
 	return nil
