@@ -155,21 +155,21 @@ func ValidateCustomerText(old, c *Customer) error {
 		old, now string
 	}{{"first_name", old.FirstName, c.FirstName}, {"last_name", old.LastName, c.LastName},
 		{"middle_name", old.MiddleName, c.MiddleName}, {"group", old.Group, c.Group}} {
-		if f.now != f.old && hasControl(f.now) {
+		if f.now != f.old && HasControl(f.now) {
 			return Invalid(f.name, "holds a control character (a line break, say)")
 		}
 	}
 	for _, t := range c.Tags {
-		if !slices.Contains(old.Tags, t) && (hasControl(t) || strings.ContainsAny(t, ",;")) {
+		if !slices.Contains(old.Tags, t) && (HasControl(t) || strings.ContainsAny(t, ",;")) {
 			return Invalid("tags", "tag %q holds a comma, a semicolon or a control character", t)
 		}
 	}
 	return nil
 }
 
-// hasControl reports a control character other than a tab: text that
+// HasControl reports a control character other than a tab: text that
 // an import file (and so an export read back) could not carry.
-func hasControl(s string) bool {
+func HasControl(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\t' })
 }
 

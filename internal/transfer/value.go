@@ -239,10 +239,8 @@ func text(s string, max int) error {
 	if n := utf8.RuneCountInString(s); n > max {
 		return fmt.Errorf("is %d characters long, at most %d allowed", n, max)
 	}
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\t' {
-			return fmt.Errorf("holds a control character")
-		}
+	if kopilka.HasControl(s) {
+		return fmt.Errorf("holds a control character")
 	}
 	return nil
 }
