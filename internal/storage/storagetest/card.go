@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -379,6 +380,12 @@ func testCardIsolation(t *testing.T, db storage.DB) {
 		checkErr(t, "FindCard(B's card as A)", err, storage.ErrNotFound)
 		checkErr(t, "SetCardStatus(B's card as A)", tx.SetCardStatus(ctx, a, "46000001", kopilka.CardActive, kopilka.CardBlocked, ""), storage.ErrNotFound)
 		_, err = tx.CustomerByRef(ctx, a, "card", "46000001", true)
+		if errors.Is(err, storage.ErrRetry) {
+			// Shared with another test's write, the locking lookup skips
+			// busy rows and cannot tell absent from busy: the write runs
+			// again alone, as every write of a batch would.
+			return err
+		}
 		checkErr(t, "CustomerByRef(B's card as A)", err, storage.ErrNotFound)
 		ns, err := tx.CardNumbers(ctx, a, "0", "z", 8, "", 10)
 		checkErr(t, "CardNumbers(as A)", err, nil)
