@@ -154,11 +154,17 @@ func parse(env Env, name string, args []string, extra func(fs *flag.FlagSet)) (c
 
 // open opens the database and the service over it.
 func open(ctx context.Context, c config.Config, log *slog.Logger) (*sqldb.DB, *loyalty.Service, error) {
+	return openWith(ctx, c, log, sqldb.Options{})
+}
+
+// openWith is open with more of the database's options (Bulk).
+func openWith(ctx context.Context, c config.Config, log *slog.Logger, opts sqldb.Options) (*sqldb.DB, *loyalty.Service, error) {
 	keys, err := loadKeys(c, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	db, err := sqldb.Open(ctx, c.DB, sqldb.Options{Logger: log, Committers: c.Committers, NoBatch: c.NoBatch, Keys: keys})
+	opts.Logger, opts.Committers, opts.NoBatch, opts.Keys = log, c.Committers, c.NoBatch, keys
+	db, err := sqldb.Open(ctx, c.DB, opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open database %s: %w", describeDB(c.DB), err)
 	}

@@ -110,7 +110,7 @@ func runImport(ctx context.Context, env Env, args []string) error {
 	} else if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("import customers: %w", err)
 	}
-	db, svc, err := open(ctx, c, c.Logger(env.Stderr))
+	db, svc, err := openWith(ctx, c, c.Logger(env.Stderr), sqldb.Options{Bulk: !dry})
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,13 @@ type Options struct {
 	// indexes (RELIABILITY S11); required. The database refuses a ring
 	// whose index key is not the one it was created with.
 	Keys *pii.Ring
+	// Bulk opens the database for a bulk load (the import command). On
+	// SQLite the writer then checkpoints its log every bulkCheckpoint
+	// pages rather than every 1,000: each chunk of an import rewrites
+	// pages all over the indexes, and every checkpoint copied them all to
+	// the database file again. A server keeps SQLite's default, whose
+	// checkpoints are short pauses between its writes.
+	Bulk bool
 	// SkipDurabilityCheck lets tests open a database whose fsync settings
 	// would refuse a server start. Never set it in production.
 	SkipDurabilityCheck bool

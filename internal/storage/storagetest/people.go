@@ -21,6 +21,7 @@ func testPeople(t *testing.T, db storage.DB) {
 		{"ImportSealed", testImportSealed},
 		{"Search", testSearch},
 		{"SearchPages", testSearchPages},
+		{"ImportRefusedWhole", testImportRefusedWhole},
 		{"Consents", testConsents},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, db) })
@@ -300,4 +301,47 @@ func testConsents(t *testing.T, db storage.DB) {
 	if err == nil {
 		t.Error("AddConsent(kind spam) = nil, want the database to refuse it")
 	}
+}
+
+// testImportRefusedWhole: a chunk whose last row the database refuses
+// (its card is taken) writes nothing, not even the rows before it that
+// the same statements had already inserted (SQLite's bulk inserts stop at
+// the bad row and rely on the transaction's rollback).
+func testImportRefusedWhole(t *testing.T, db storage.DB) {
+	ctx := t.Context()
+	ten := newTenant(t, db)
+	holder := newCustomer(t, db, ten, "", "REFUSED-1")
+	batch := make([]*kopilka.Customer, 3)
+	for i := range batch {
+		batch[i] = person(ten, fmt.Sprintf("+7916555000%d", i), "", "Иванов", "", "", "", "p")
+		batch[i].Cards = []kopilka.Card{{Number: fmt.Sprintf("REFUSED-%d", 2+i)}}
+	}
+	batch[2].Cards[0].Number = "REFUSED-1"
+	err := db.Write(ctx, func(tx storage.Tx) error {
+		return tx.WriteImport(ctx, ten, &storage.ImportWrites{Customers: batch})
+	})
+	if !errors.Is(err, storage.ErrConflict) {
+		t.Fatalf("WriteImport with a taken card: %v, want ErrConflict", err)
+	}
+	mustRead(t, db, func(tx storage.Tx) error {
+		for _, c := range batch {
+			if _, err := tx.GetCustomer(ctx, ten, c.ID, false); !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("customer %s of the refused chunk: %v, want ErrNotFound", c.ID, err)
+			}
+		}
+		for _, n := range []string{"REFUSED-2", "REFUSED-3"} {
+			if k, err := tx.GetCard(ctx, ten, n); !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("card %s of the refused chunk: %+v, %v; want ErrNotFound", n, k, err)
+			}
+		}
+		k, err := tx.GetCard(ctx, ten, "REFUSED-1")
+		if err != nil || k.CustomerID != holder.ID {
+			t.Errorf("card REFUSED-1: %+v, %v; want it still %s's", k, err, holder.ID)
+		}
+		found, err := tx.SearchCustomers(ctx, ten, storage.CustomerSearch{Name: "Иванов", Limit: 10})
+		if err != nil || len(found) != 0 {
+			t.Errorf("search for the refused rows' name: %d customers, %v; want none", len(found), err)
+		}
+		return nil
+	})
 }
