@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -72,6 +73,22 @@ func pickTenant(ctx context.Context, svc *loyalty.Service, id string) (string, e
 	return "", usagef("the database holds %d tenants; name one with --tenant", len(ids))
 }
 
+// importGC tunes the collector for an import, unless GOGC or GOMEMLIMIT
+// say otherwise. An import allocates fast and keeps little alive (tens of
+// megabytes): with the default GOGC the collector ran a dozen times a
+// second, and a million rows into PostgreSQL went from 15,000 to 17,000
+// rows/s when it ran a fifth as often. The heap may now grow to five times
+// what is live, within a limit that keeps the process under the 300 MB an
+// import may take: SQLite's writer keeps 128 MB of pages beside it.
+func importGC(dialect string) {
+	limit := int64(224 << 20)
+	if dialect == "sqlite" {
+		limit = 96 << 20
+	}
+	debug.SetGCPercent(400)
+	debug.SetMemoryLimit(limit)
+}
+
 // runImport is `kopilka import customers FILE`.
 func runImport(ctx context.Context, env Env, args []string) error {
 	const use = "usage: kopilka import customers FILE [--tenant ID] [--dry-run] [--skip-bad-rows] [--format csv|xlsx] [--db …]"
@@ -120,6 +137,9 @@ func runImport(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	ctx = kopilka.WithActor(ctx, kopilka.Actor{TenantID: tenantID, Name: "cli"})
+	if env.Getenv("GOGC") == "" && env.Getenv("GOMEMLIMIT") == "" {
+		importGC(svc.Dialect())
+	}
 	bar := newBar(env.Stderr)
 	opt.Progress = bar.update
 	start := time.Now()
