@@ -29,7 +29,17 @@ func BenchmarkImport(b *testing.B) {
 	// the nine digits) as real files do, so that an index on them takes
 	// rows in random order rather than in file order.
 	scatter := os.Getenv("KOPILKA_BENCH_RANDOM_PHONES") == "1"
-	path := filepath.Join(b.TempDir(), "customers.csv")
+	// KOPILKA_BENCH_NAMES=varied gives the rows 50,000 surnames, 1,000
+	// first names and patronymics, 0-2 of 20 tags and scattered birth
+	// dates, rather than one name and tag for all: search terms and
+	// birthdays then land all over their indexes, as in a real file.
+	varied := os.Getenv("KOPILKA_BENCH_NAMES") == "varied"
+	// KOPILKA_BENCH_FILE keeps the file there, for a timed
+	// `kopilka import customers FILE`.
+	path := os.Getenv("KOPILKA_BENCH_FILE")
+	if path == "" {
+		path = filepath.Join(b.TempDir(), "customers.csv")
+	}
 	var sb strings.Builder
 	sb.WriteString("external_id,phone,last_name,first_name,middle_name,email,birth_date,gender,card,balance,purchases_total,tags\n")
 	for i := range rows {
@@ -37,8 +47,12 @@ func BenchmarkImport(b *testing.B) {
 		if scatter {
 			phone = phone * 387420489 % 1_000_000_000 // 3^18 is prime to 10^9: distinct phones
 		}
-		fmt.Fprintf(&sb, "X%07d,+79%09d,Иванов,Иван,Иванович,u%d@example.com,1980-0%d-1%d,male,C%010d,%d.%02d,%d,vip\n",
-			i, phone, i, 1+i%9, i%9, i, i%1000, i%100, i%50000)
+		last, first, middle, birth, tags := "Иванов", "Иван", "Иванович", fmt.Sprintf("1980-0%d-1%d", 1+i%9, i%9), "vip"
+		if varied {
+			last, first, middle, birth, tags = benchPerson(i)
+		}
+		fmt.Fprintf(&sb, "X%07d,+79%09d,%s,%s,%s,u%d@example.com,%s,male,C%010d,%d.%02d,%d,%s\n",
+			i, phone, last, first, middle, i, birth, i, i%1000, i%100, i%50000, tags)
 	}
 	if err := os.WriteFile(path, []byte(sb.String()), 0o600); err != nil {
 		b.Fatal(err)
@@ -63,4 +77,38 @@ func BenchmarkImport(b *testing.B) {
 			b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
+}
+
+// benchPerson is the varied name, birth date and tags of row i: each part
+// picked by a different multiplicative hash of i, so that rows next to
+// each other in the file share nothing.
+func benchPerson(i int) (last, first, middle, birth, tags string) {
+	h := func(mul, n int) int { return i * mul % 1_000_003 % n }
+	const cons, vows = "бвгдзклмнпрстфхч", "аеиоуэюя"
+	word := func(x, syllables int) string {
+		var w []rune
+		for range syllables {
+			w = append(w, []rune(cons)[x%16], []rune(vows)[x/16%8])
+			x /= 128
+		}
+		w[0] -= 'а' - 'А'
+		return string(w)
+	}
+	ends := []string{"ов", "ев", "ин", "ский", "енко", "ук"}
+	s := h(7919, 50000)
+	last = word(s, 3) + ends[s%6]
+	first = word(h(104729, 1000)+1000, 2)
+	m := h(1299709, 1000)
+	middle = word(m+3000, 2) + []string{"ович", "евич", "овна", "евна"}[m%4]
+	birth = fmt.Sprintf("19%02d-%02d-%02d", 40+h(15485863, 60), 1+h(32452843, 12), 1+h(49979687, 28))
+	names := []string{"vip", "опт", "сотрудник", "блогер", "новый", "b2b", "партнёр", "розница", "север", "юг",
+		"запад", "восток", "клуб", "студент", "пенсионер", "семья", "дети", "авто", "спорт", "кофе"}
+	switch t := h(86028121, 4); t {
+	case 0:
+	case 3:
+		tags = `"` + names[h(179424673, 20)] + "," + names[(h(179424673, 20)+1+h(7, 19))%20] + `"`
+	default:
+		tags = names[h(179424673, 20)]
+	}
+	return last, first, middle, birth, tags
 }
