@@ -30,7 +30,7 @@ type Options struct {
 	// "default".
 	Integration string
 	// ChunkSize is the rows written per transaction; 0 means
-	// DefaultChunkSize (SQLiteChunkSize on SQLite).
+	// PostgresChunkSize or SQLiteChunkSize.
 	ChunkSize int
 	// Progress, when set, is called after each chunk.
 	Progress func(Progress)
@@ -38,14 +38,21 @@ type Options struct {
 	Now func() time.Time
 }
 
-// DefaultChunkSize is how many rows one transaction writes.
+// DefaultChunkSize is how many rows one transaction of the server's
+// import jobs writes: they run beside sales.
 const DefaultChunkSize = 1000
 
-// SQLiteChunkSize is DefaultChunkSize on SQLite. Its commit writes every
-// page the chunk touched to the log, and the blind indexes of phones and
-// e-mails take rows all over themselves: five times the rows cost about
-// twice the pages. A chunk holds the writer for about half a second, so
-// the server's import jobs, which run beside sales, ask for
+// PostgresChunkSize is the chunk of an import on PostgreSQL that asks for
+// none: a million rows ran at 19,300-20,200 rows/s in chunks of 3,000 and
+// 18,400-19,200 in chunks of 1,000 (fewer statements and commits for the
+// same rows).
+const PostgresChunkSize = 3000
+
+// SQLiteChunkSize is the chunk of an import on SQLite that asks for
+// none. Its commit writes every page the chunk touched to the log, and the
+// blind indexes of phones and e-mails take rows all over themselves: five
+// times the rows cost about twice the pages. A chunk holds the writer for
+// about half a second, so the server's import jobs ask for
 // DefaultChunkSize.
 const SQLiteChunkSize = 5000
 
@@ -141,7 +148,7 @@ type importer struct {
 
 func newImporter(svc *loyalty.Service, tenantID, path string, opt Options) (*importer, error) {
 	if opt.ChunkSize <= 0 || opt.ChunkSize > 100*DefaultChunkSize {
-		opt.ChunkSize = DefaultChunkSize
+		opt.ChunkSize = PostgresChunkSize
 		if svc.Dialect() == "sqlite" {
 			opt.ChunkSize = SQLiteChunkSize
 		}

@@ -17,6 +17,13 @@ const createCustomerSQL = `INSERT INTO customers (tenant_id, id, kind, phone, ex
  purchases_total, debt, created_at, updated_at, birth_md, phone_bidx, email_bidx, pii_key)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21, $22, $23)`
 
+// createCustomerTermsSQL is createCustomerSQL on PostgreSQL, which keeps
+// the search terms in the row (see pgTerms).
+const createCustomerTermsSQL = `INSERT INTO customers (tenant_id, id, kind, phone, extra_phone, email, first_name,
+ last_name, middle_name, birth_date, gender, ad_consent, ad_consent_at, ad_consent_via, grp, tags,
+ purchases_total, debt, created_at, updated_at, birth_md, phone_bidx, email_bidx, pii_key, terms)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21, $22, $23, $24)`
+
 // CreateCustomer stores a customer, its search terms and the cards it
 // comes with; its personal fields are sealed.
 func (tx *Tx) CreateCustomer(ctx context.Context, c *kopilka.Customer) error {
@@ -26,15 +33,20 @@ func (tx *Tx) CreateCustomer(ctx context.Context, c *kopilka.Customer) error {
 		return err
 	}
 	s := sealCustomer(tx.db.keys, c)
-	_, err = tx.exec(ctx, createCustomerSQL, c.TenantID, c.ID, string(c.Kind), s.phone, s.extraPhone,
+	q, args := createCustomerSQL, []any{c.TenantID, c.ID, string(c.Kind), s.phone, s.extraPhone,
 		s.email, s.firstName, s.lastName, s.middleName, s.birthDate, c.Gender, boolInt(c.AdConsent),
 		nullMicros(c.AdConsentAt), c.AdConsentVia, c.Group, string(tags), c.PurchasesTotal, c.Debt, micros(tx.now), s.birthMD,
-		s.phoneIdx, s.emailIdx, s.key)
-	if err != nil {
+		s.phoneIdx, s.emailIdx, s.key}
+	if tx.isPG() {
+		q, args = createCustomerTermsSQL, append(args, pgTerms(tx.db.keys, c))
+	}
+	if _, err = tx.exec(ctx, q, args...); err != nil {
 		return wrap("create customer", err)
 	}
-	if err := tx.insertRows(ctx, "customer_terms", termCols, termRows(tx.db.keys, c)); err != nil {
-		return err
+	if !tx.isPG() {
+		if err := tx.insertRows(ctx, "customer_terms", termCols, termRows(tx.db.keys, c)); err != nil {
+			return err
+		}
 	}
 	for i := range c.Cards {
 		c.Cards[i].CustomerID = c.ID
@@ -250,6 +262,14 @@ const updateCustomerSQL = `UPDATE customers SET phone = $3, extra_phone = $4, em
  pii_key = $20
 WHERE tenant_id = $1 AND id = $2`
 
+// updateCustomerTermsSQL is updateCustomerSQL on PostgreSQL, with the
+// search terms.
+const updateCustomerTermsSQL = `UPDATE customers SET phone = $3, extra_phone = $4, email = $5, first_name = $6,
+ last_name = $7, middle_name = $8, birth_date = $9, gender = $10, ad_consent = $11, ad_consent_at = $12,
+ ad_consent_via = $13, grp = $14, tags = $15, updated_at = $16, birth_md = $17, phone_bidx = $18, email_bidx = $19,
+ pii_key = $20, terms = $21
+WHERE tenant_id = $1 AND id = $2`
+
 // UpdateCustomer writes the profile fields (sealed) and search terms.
 func (tx *Tx) UpdateCustomer(ctx context.Context, c *kopilka.Customer) error {
 	c.UpdatedAt = tx.now
@@ -257,15 +277,19 @@ func (tx *Tx) UpdateCustomer(ctx context.Context, c *kopilka.Customer) error {
 	if err != nil {
 		return err
 	}
+	s := sealCustomer(tx.db.keys, c)
+	args := []any{c.TenantID, c.ID, s.phone,
+		s.extraPhone, s.email, s.firstName, s.lastName, s.middleName, s.birthDate, c.Gender, boolInt(c.AdConsent),
+		nullMicros(c.AdConsentAt), c.AdConsentVia, c.Group, string(tags), micros(tx.now), s.birthMD, s.phoneIdx, s.emailIdx, s.key}
+	if tx.isPG() {
+		err = affected(tx.exec(ctx, updateCustomerTermsSQL, append(args, pgTerms(tx.db.keys, c))...))
+		return wrap("update customer", err)
+	}
 	old, err := tx.storedTerms(ctx, c.TenantID, c.ID)
 	if err != nil {
 		return err
 	}
-	s := sealCustomer(tx.db.keys, c)
-	err = affected(tx.exec(ctx, updateCustomerSQL, c.TenantID, c.ID, s.phone,
-		s.extraPhone, s.email, s.firstName, s.lastName, s.middleName, s.birthDate, c.Gender, boolInt(c.AdConsent),
-		nullMicros(c.AdConsentAt), c.AdConsentVia, c.Group, string(tags), micros(tx.now), s.birthMD, s.phoneIdx, s.emailIdx, s.key))
-	if err != nil {
+	if err := affected(tx.exec(ctx, updateCustomerSQL, args...)); err != nil {
 		return wrap("update customer", err)
 	}
 	return tx.setTerms(ctx, c, old)

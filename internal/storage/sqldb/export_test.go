@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io/fs"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/kopilka/kopilka/internal/storage"
 )
@@ -93,4 +96,20 @@ func WaitPrepared(db *DB) {
 			c.preparing.Wait()
 		}
 	}
+}
+
+// MigrateTo applies the embedded migrations of dialect to raw up to
+// version, for tests of data migrations.
+func MigrateTo(ctx context.Context, dialect string, raw *sql.DB, version int64) error {
+	sub, err := fs.Sub(migrations, "migrations/"+dialect)
+	if err != nil {
+		return err
+	}
+	d := map[string]goose.Dialect{"sqlite": goose.DialectSQLite3, "postgres": goose.DialectPostgres}[dialect]
+	p, err := goose.NewProvider(d, raw, sub)
+	if err != nil {
+		return err
+	}
+	_, err = p.UpTo(ctx, version)
+	return err
 }

@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"strings"
 
 	"github.com/kopilka/kopilka/internal/storage"
 )
@@ -86,12 +87,19 @@ var eraseSQL = []string{
  AND customer_id IN (SELECT id FROM customers WHERE tenant_id = $1 AND (id = $2 OR merged_into = $2))`,
 }
 
+// eraseTermsPG is the last of eraseSQL on PostgreSQL, where the search
+// terms are in the customer's row.
+const eraseTermsPG = `UPDATE customers SET terms = '{}' WHERE tenant_id = $1 AND (id = $2 OR merged_into = $2)`
+
 // EraseCustomer erases a customer's personal data and marks it deleted.
 func (tx *Tx) EraseCustomer(ctx context.Context, tenantID, id string) error {
 	if err := affected(tx.exec(ctx, eraseSQL[0], tenantID, id, micros(tx.now))); err != nil {
 		return wrap("erase customer", err)
 	}
 	for _, q := range eraseSQL[1:] {
+		if tx.isPG() && strings.Contains(q, "customer_terms") {
+			q = eraseTermsPG
+		}
 		if _, err := tx.exec(ctx, q, tenantID, id); err != nil {
 			return wrap("erase customer", err)
 		}

@@ -99,6 +99,37 @@ func nameTerm(r *pii.Ring, tenantID, token string) string {
 
 const termCols = `tenant_id, term, customer_id`
 
+// termSep joins a row's terms into one text for the bulk inserts of
+// PostgreSQL, which split it back into an array (an array of arrays cannot
+// be ragged). No term holds it: pgTerms drops any that would.
+const termSep = "\x1f"
+
+// pgTerms are c's search terms as PostgreSQL keeps them: an array in the
+// customer's row, under a GIN index. The index spans all tenants, so a tag
+// term names the tenant too ("t:TENANT:tag"); a name term is a blind index
+// keyed by the tenant already. A customers_terms row a customer took the
+// place of a customer_terms row per term: an import of a million rows ran
+// at 17,000 rows/s with those, and 21,000 without.
+func pgTerms(r *pii.Ring, c *kopilka.Customer) []string {
+	terms := customerTerms(r, c)
+	out := make([]string, 0, len(terms)) // never nil: NULL is no array
+	for _, t := range terms {
+		if strings.Contains(t, termSep) {
+			continue // a tag stored before control characters were refused
+		}
+		out = append(out, pgTerm(c.TenantID, t))
+	}
+	return out
+}
+
+// pgTerm is one term as pgTerms writes it.
+func pgTerm(tenantID, term string) string {
+	if tag, ok := strings.CutPrefix(term, "t:"); ok {
+		return "t:" + tenantID + ":" + tag
+	}
+	return term
+}
+
 // termRows are the rows of customer_terms for c.
 func termRows(r *pii.Ring, c *kopilka.Customer) [][]any {
 	terms := customerTerms(r, c)
@@ -109,8 +140,13 @@ func termRows(r *pii.Ring, c *kopilka.Customer) [][]any {
 	return rows
 }
 
-// setTerms replaces c's search terms; old are those it had.
+// setTerms replaces c's search terms; old are those it had (SQLite).
 func (tx *Tx) setTerms(ctx context.Context, c *kopilka.Customer, old []string) error {
+	if tx.isPG() {
+		err := affected(tx.exec(ctx, `UPDATE customers SET terms = $3 WHERE tenant_id = $1 AND id = $2`,
+			c.TenantID, c.ID, pgTerms(tx.db.keys, c)))
+		return wrap("customer terms", err)
+	}
 	if len(old) > 0 {
 		b := tx.binder()
 		q := "DELETE FROM customer_terms WHERE tenant_id = " + b.arg(c.TenantID) + " AND customer_id = " + b.arg(c.ID) +

@@ -15,9 +15,19 @@ func (tx *Tx) SearchCustomers(ctx context.Context, tenantID string, s storage.Cu
 	keys := tx.db.keys
 	b := tx.binder()
 	where := []string{"c.tenant_id = " + b.arg(tenantID)}
+	var terms []string // PostgreSQL: all must be in c.terms
 	term := func(t string) string {
+		if b.pg {
+			terms = append(terms, pgTerm(tenantID, t))
+			return ""
+		}
 		return "EXISTS (SELECT 1 FROM customer_terms t WHERE t.tenant_id = c.tenant_id AND t.term = " + b.arg(t) +
 			" AND t.customer_id = c.id)"
+	}
+	add := func(cond string) {
+		if cond != "" {
+			where = append(where, cond)
+		}
 	}
 	if s.Phone != "" {
 		where = append(where, "c.phone_bidx = "+b.arg(keys.Index(idxPhone, tenantID, s.Phone)))
@@ -33,7 +43,7 @@ func (tx *Tx) SearchCustomers(ctx context.Context, tenantID string, s storage.Cu
 		where = append(where, "c.grp = "+b.arg(s.Group))
 	}
 	if s.Tag != "" {
-		where = append(where, term(TagTerm(s.Tag)))
+		add(term(TagTerm(s.Tag)))
 	}
 	if s.Name != "" {
 		toks := pii.NameTokens(s.Name)
@@ -41,8 +51,11 @@ func (tx *Tx) SearchCustomers(ctx context.Context, tenantID string, s storage.Cu
 			return nil, nil
 		}
 		for _, tok := range toks {
-			where = append(where, term(nameTerm(keys, tenantID, tok)))
+			add(term(nameTerm(keys, tenantID, tok)))
 		}
+	}
+	if len(terms) > 0 {
+		where = append(where, "c.terms @> "+b.arg(terms)+"::text[]")
 	}
 	if s.After != nil {
 		at := micros(s.After.CreatedAt)

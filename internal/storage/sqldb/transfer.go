@@ -203,16 +203,26 @@ func (tx *Tx) insertColumns(ctx context.Context, table, cols string, rows [][]an
 			return fmt.Errorf("insert %s: column %d: %w", table, j+1, err)
 		}
 	}
-	var b strings.Builder
-	b.WriteString("INSERT INTO " + table + " (" + cols + ") SELECT * FROM unnest(")
+	// A column named terms holds each row's terms joined by termSep (see
+	// pgTerms): an array cannot be unnested into arrays of other lengths.
+	names := strings.Split(cols, ",")
+	var b, vals, as strings.Builder
 	for j := range n {
 		if j > 0 {
 			b.WriteString(", ")
+			vals.WriteString(", ")
+			as.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "$%d::%s", j+1, casts[j])
+		if strings.TrimSpace(names[j]) == "terms" {
+			fmt.Fprintf(&b, "string_to_array(c%d, E'\\x1f')", j)
+		} else {
+			fmt.Fprintf(&b, "c%d", j)
+		}
+		fmt.Fprintf(&vals, "$%d::%s", j+1, casts[j])
+		fmt.Fprintf(&as, "c%d", j)
 	}
-	b.WriteString(")")
-	return wrap("insert "+table, tx.execRaw(ctx, b.String(), args...))
+	q := "INSERT INTO " + table + " (" + cols + ") SELECT " + b.String() + " FROM unnest(" + vals.String() + ") AS u(" + as.String() + ")"
+	return wrap("insert "+table, tx.execRaw(ctx, q, args...))
 }
 
 // column gathers the j-th values of rows into a typed slice, and names
@@ -536,6 +546,7 @@ func (tx *Tx) WriteImport(ctx context.Context, tenantID string, w *storage.Impor
 	// the work of a chunk outside the database: it runs beside the
 	// inserts of the other tables, which do not need it (on SQLite the
 	// one writer would otherwise wait for it on every chunk).
+	pg := tx.isPG()
 	sealed := make(chan error, 1)
 	go func() {
 		for _, c := range w.Customers {
@@ -548,7 +559,11 @@ func (tx *Tx) WriteImport(ctx context.Context, tenantID string, w *storage.Impor
 			customers = append(customers, []any{tenantID, c.ID, string(c.Kind), s.phone, s.extraPhone, s.email,
 				s.firstName, s.lastName, s.middleName, s.birthDate, c.Gender, boolInt(c.AdConsent), nullMicros(c.AdConsentAt),
 				c.AdConsentVia, c.Group, string(tags), c.PurchasesTotal, c.Debt, now, now, s.birthMD, s.phoneIdx, s.emailIdx, s.key})
-			terms = append(terms, termRows(keys, c)...)
+			if pg {
+				customers[len(customers)-1] = append(customers[len(customers)-1], strings.Join(pgTerms(keys, c), termSep))
+			} else {
+				terms = append(terms, termRows(keys, c)...)
+			}
 		}
 		sealed <- nil
 	}()
@@ -583,6 +598,10 @@ func (tx *Tx) WriteImport(ctx context.Context, tenantID string, w *storage.Impor
 		o, n := sealChange(keys, tenantID, ch)
 		changes = append(changes, []any{tenantID, ch.CustomerID, ch.Field, o, n, ch.Actor, now, keys.Current()})
 	}
+	customerCols := customerInsertCols
+	if pg {
+		customerCols += ", terms"
+	}
 	for _, ins := range []struct {
 		table, cols string
 		rows        *[][]any
@@ -593,7 +612,7 @@ func (tx *Tx) WriteImport(ctx context.Context, tenantID string, w *storage.Impor
 		{"postings", postingTable.columns(), &posts},
 		{"lots", lotTable.columns(), &lots},
 		{"customer_changes", changeInsertCols, &changes},
-		{"customers", customerInsertCols, &customers},
+		{"customers", customerCols, &customers},
 		{"customer_terms", termCols, &terms},
 	} {
 		if ins.table == "customers" {

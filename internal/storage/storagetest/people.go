@@ -3,6 +3,7 @@ package storagetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/kopilka/kopilka/internal/kopilka"
@@ -22,6 +23,7 @@ func testPeople(t *testing.T, db storage.DB) {
 		{"Search", testSearch},
 		{"SearchPages", testSearchPages},
 		{"ImportRefusedWhole", testImportRefusedWhole},
+		{"SearchTagTenant", testSearchTagTenant},
 		{"Consents", testConsents},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, db) })
@@ -344,4 +346,40 @@ func testImportRefusedWhole(t *testing.T, db storage.DB) {
 		}
 		return nil
 	})
+}
+
+// testSearchTagTenant: a tag that customers of two tenants share finds
+// each tenant's own, through every way terms are written (create, import,
+// update), and a customer who loses the tag is found no more.
+func testSearchTagTenant(t *testing.T, db storage.DB) {
+	ctx := t.Context()
+	a, b := newTenant(t, db), newTenant(t, db)
+	ca, cb := person(a, "", "", "Петров", "", "", "", "vip"), person(b, "", "", "Петров", "", "", "", "VIP")
+	mustWrite(t, db, func(tx storage.Tx) error { return tx.CreateCustomer(ctx, ca) })
+	mustWrite(t, db, func(tx storage.Tx) error {
+		return tx.WriteImport(ctx, b, &storage.ImportWrites{Customers: []*kopilka.Customer{cb}})
+	})
+	other := person(a, "", "", "Сидоров", "", "", "")
+	mustWrite(t, db, func(tx storage.Tx) error { return tx.CreateCustomer(ctx, other) })
+	other.Tags = []string{"Vip"}
+	mustWrite(t, db, func(tx storage.Tx) error { return tx.UpdateCustomer(ctx, other) })
+	search := func(ten string, s storage.CustomerSearch) []string {
+		var got []string
+		mustRead(t, db, func(tx storage.Tx) error {
+			s.Limit = 10
+			cs, err := tx.SearchCustomers(ctx, ten, s)
+			got = ids(cs)
+			return err
+		})
+		slices.Sort(got)
+		return got
+	}
+	wantA := []string{ca.ID, other.ID}
+	slices.Sort(wantA)
+	diff(t, "tenant a, tag vip", wantA, search(a, storage.CustomerSearch{Tag: "vip"}))
+	diff(t, "tenant b, tag vip", []string{cb.ID}, search(b, storage.CustomerSearch{Tag: "vip"}))
+	diff(t, "tenant a, Петров with tag vip", []string{ca.ID}, search(a, storage.CustomerSearch{Tag: "vip", Name: "петров"}))
+	other.Tags = []string{}
+	mustWrite(t, db, func(tx storage.Tx) error { return tx.UpdateCustomer(ctx, other) })
+	diff(t, "tenant a, tag vip after one lost it", []string{ca.ID}, search(a, storage.CustomerSearch{Tag: "vip"}))
 }
