@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/kopilka/kopilka/internal/kopilka"
 	"github.com/kopilka/kopilka/internal/pii"
@@ -18,11 +19,17 @@ const createCustomerSQL = `INSERT INTO customers (tenant_id, id, kind, phone, ex
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21, $22, $23)`
 
 // createCustomerTermsSQL is createCustomerSQL on PostgreSQL, which keeps
-// the search terms in the row (see pgTerms).
-const createCustomerTermsSQL = `INSERT INTO customers (tenant_id, id, kind, phone, extra_phone, email, first_name,
- last_name, middle_name, birth_date, gender, ad_consent, ad_consent_at, ad_consent_via, grp, tags,
- purchases_total, debt, created_at, updated_at, birth_md, phone_bidx, email_bidx, pii_key, terms)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21, $22, $23, $24)`
+// the search terms in the row (see pgTerms): one more column, $24.
+var createCustomerTermsSQL = replaceOnce(replaceOnce(createCustomerSQL, "pii_key)", "pii_key, terms)"), "$23)", "$23, $24)")
+
+// replaceOnce replaces the one old in s; it panics (at start, for the
+// statements above) unless s holds old exactly once.
+func replaceOnce(s, old, new string) string {
+	if strings.Count(s, old) != 1 {
+		panic(fmt.Sprintf("replaceOnce: %q is not once in %q", old, s))
+	}
+	return strings.Replace(s, old, new, 1)
+}
 
 // CreateCustomer stores a customer, its search terms and the cards it
 // comes with; its personal fields are sealed.
@@ -263,12 +270,8 @@ const updateCustomerSQL = `UPDATE customers SET phone = $3, extra_phone = $4, em
 WHERE tenant_id = $1 AND id = $2`
 
 // updateCustomerTermsSQL is updateCustomerSQL on PostgreSQL, with the
-// search terms.
-const updateCustomerTermsSQL = `UPDATE customers SET phone = $3, extra_phone = $4, email = $5, first_name = $6,
- last_name = $7, middle_name = $8, birth_date = $9, gender = $10, ad_consent = $11, ad_consent_at = $12,
- ad_consent_via = $13, grp = $14, tags = $15, updated_at = $16, birth_md = $17, phone_bidx = $18, email_bidx = $19,
- pii_key = $20, terms = $21
-WHERE tenant_id = $1 AND id = $2`
+// search terms as $21.
+var updateCustomerTermsSQL = replaceOnce(updateCustomerSQL, "pii_key = $20\n", "pii_key = $20, terms = $21\n")
 
 // UpdateCustomer writes the profile fields (sealed) and search terms.
 func (tx *Tx) UpdateCustomer(ctx context.Context, c *kopilka.Customer) error {

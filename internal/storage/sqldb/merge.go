@@ -3,7 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
-	"strings"
+	"slices"
 
 	"github.com/kopilka/kopilka/internal/storage"
 )
@@ -83,23 +83,23 @@ var eraseSQL = []string{
 	`DELETE FROM customer_external_ids WHERE tenant_id = $1
  AND customer_id IN (SELECT id FROM customers WHERE tenant_id = $1 AND (id = $2 OR merged_into = $2))`,
 	`UPDATE cards SET status = 'blocked' WHERE tenant_id = $1 AND customer_id = $2 AND status = 'active'`,
-	`DELETE FROM customer_terms WHERE tenant_id = $1
- AND customer_id IN (SELECT id FROM customers WHERE tenant_id = $1 AND (id = $2 OR merged_into = $2))`,
 }
 
-// eraseTermsPG is the last of eraseSQL on PostgreSQL, where the search
-// terms are in the customer's row.
-const eraseTermsPG = `UPDATE customers SET terms = '{}' WHERE tenant_id = $1 AND (id = $2 OR merged_into = $2)`
+// eraseTermsSQL drops the search terms of the customer and of those merged
+// into it, after eraseSQL: a table of them on SQLite, an array in each
+// customer's row on PostgreSQL (pgTerms).
+var eraseTermsSQL = map[bool]string{
+	false: `DELETE FROM customer_terms WHERE tenant_id = $1
+ AND customer_id IN (SELECT id FROM customers WHERE tenant_id = $1 AND (id = $2 OR merged_into = $2))`,
+	true: `UPDATE customers SET terms = '{}' WHERE tenant_id = $1 AND (id = $2 OR merged_into = $2)`,
+}
 
 // EraseCustomer erases a customer's personal data and marks it deleted.
 func (tx *Tx) EraseCustomer(ctx context.Context, tenantID, id string) error {
 	if err := affected(tx.exec(ctx, eraseSQL[0], tenantID, id, micros(tx.now))); err != nil {
 		return wrap("erase customer", err)
 	}
-	for _, q := range eraseSQL[1:] {
-		if tx.isPG() && strings.Contains(q, "customer_terms") {
-			q = eraseTermsPG
-		}
+	for _, q := range append(slices.Clip(eraseSQL[1:]), eraseTermsSQL[tx.isPG()]) {
 		if _, err := tx.exec(ctx, q, tenantID, id); err != nil {
 			return wrap("erase customer", err)
 		}

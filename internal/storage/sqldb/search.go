@@ -15,20 +15,7 @@ func (tx *Tx) SearchCustomers(ctx context.Context, tenantID string, s storage.Cu
 	keys := tx.db.keys
 	b := tx.binder()
 	where := []string{"c.tenant_id = " + b.arg(tenantID)}
-	var terms []string // PostgreSQL: all must be in c.terms
-	term := func(t string) string {
-		if b.pg {
-			terms = append(terms, pgTerm(tenantID, t))
-			return ""
-		}
-		return "EXISTS (SELECT 1 FROM customer_terms t WHERE t.tenant_id = c.tenant_id AND t.term = " + b.arg(t) +
-			" AND t.customer_id = c.id)"
-	}
-	add := func(cond string) {
-		if cond != "" {
-			where = append(where, cond)
-		}
-	}
+	var terms []string // the customer must have all of them
 	if s.Phone != "" {
 		where = append(where, "c.phone_bidx = "+b.arg(keys.Index(idxPhone, tenantID, s.Phone)))
 	}
@@ -43,7 +30,7 @@ func (tx *Tx) SearchCustomers(ctx context.Context, tenantID string, s storage.Cu
 		where = append(where, "c.grp = "+b.arg(s.Group))
 	}
 	if s.Tag != "" {
-		add(term(TagTerm(s.Tag)))
+		terms = append(terms, TagTerm(s.Tag))
 	}
 	if s.Name != "" {
 		toks := pii.NameTokens(s.Name)
@@ -51,11 +38,21 @@ func (tx *Tx) SearchCustomers(ctx context.Context, tenantID string, s storage.Cu
 			return nil, nil
 		}
 		for _, tok := range toks {
-			add(term(nameTerm(keys, tenantID, tok)))
+			terms = append(terms, nameTerm(keys, tenantID, tok))
 		}
 	}
-	if len(terms) > 0 {
+	switch {
+	case len(terms) == 0:
+	case b.pg: // an array in the customer's row (pgTerms)
+		for i, t := range terms {
+			terms[i] = pgTerm(tenantID, t)
+		}
 		where = append(where, "c.terms @> "+b.arg(terms)+"::text[]")
+	default:
+		for _, t := range terms {
+			where = append(where, "EXISTS (SELECT 1 FROM customer_terms t WHERE t.tenant_id = c.tenant_id AND t.term = "+
+				b.arg(t)+" AND t.customer_id = c.id)")
+		}
 	}
 	if s.After != nil {
 		at := micros(s.After.CreatedAt)

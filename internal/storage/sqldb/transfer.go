@@ -203,9 +203,6 @@ func (tx *Tx) insertColumns(ctx context.Context, table, cols string, rows [][]an
 			return fmt.Errorf("insert %s: column %d: %w", table, j+1, err)
 		}
 	}
-	// A column named terms holds each row's terms joined by termSep (see
-	// pgTerms): an array cannot be unnested into arrays of other lengths.
-	names := strings.Split(cols, ",")
 	var b, vals, as strings.Builder
 	for j := range n {
 		if j > 0 {
@@ -213,7 +210,7 @@ func (tx *Tx) insertColumns(ctx context.Context, table, cols string, rows [][]an
 			vals.WriteString(", ")
 			as.WriteString(", ")
 		}
-		if strings.TrimSpace(names[j]) == "terms" {
+		if _, ok := rows[0][j].([]string); ok { // sent joined by termSep (see column)
 			fmt.Fprintf(&b, "string_to_array(c%d, E'\\x1f')", j)
 		} else {
 			fmt.Fprintf(&b, "c%d", j)
@@ -268,6 +265,19 @@ func column(rows [][]any, j int) (any, string, error) {
 			out[i] = r[j].([]byte)
 		}
 		return out, "bytea[]", nil
+	case []string:
+		// An array a row: one text a row, its elements joined by termSep,
+		// which insertColumns splits again (unnest cannot yield arrays of
+		// different lengths).
+		out := make([]string, len(rows))
+		for i, r := range rows {
+			v := r[j].([]string)
+			if slices.ContainsFunc(v, func(e string) bool { return strings.Contains(e, termSep) }) {
+				return nil, "", fmt.Errorf("an element of %q holds the separator U+001F", v)
+			}
+			out[i] = strings.Join(v, termSep)
+		}
+		return out, "text[]", nil
 	}
 	return nil, "", fmt.Errorf("values of type %T", rows[0][j])
 }
@@ -560,7 +570,7 @@ func (tx *Tx) WriteImport(ctx context.Context, tenantID string, w *storage.Impor
 				s.firstName, s.lastName, s.middleName, s.birthDate, c.Gender, boolInt(c.AdConsent), nullMicros(c.AdConsentAt),
 				c.AdConsentVia, c.Group, string(tags), c.PurchasesTotal, c.Debt, now, now, s.birthMD, s.phoneIdx, s.emailIdx, s.key})
 			if pg {
-				customers[len(customers)-1] = append(customers[len(customers)-1], strings.Join(pgTerms(keys, c), termSep))
+				customers[len(customers)-1] = append(customers[len(customers)-1], pgTerms(keys, c))
 			} else {
 				terms = append(terms, termRows(keys, c)...)
 			}
