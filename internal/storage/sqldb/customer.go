@@ -22,6 +22,11 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $
 // the search terms in the row (see pgTerms): one more column, $24.
 var createCustomerTermsSQL = replaceOnce(replaceOnce(createCustomerSQL, "pii_key)", "pii_key, terms)"), "$23)", "$23, $24)")
 
+// createCustomerSearchSQL is createCustomerSQL on SQLite, which numbers
+// the customer's search document (setTerms).
+var createCustomerSearchSQL = replaceOnce(replaceOnce(createCustomerSQL, "pii_key)", "pii_key, search_n)"), "$23)",
+	"$23, "+nextSearchNSQL+")")
+
 // replaceOnce replaces the one old in s; it panics (at start, for the
 // statements above) unless s holds old exactly once.
 func replaceOnce(s, old, new string) string {
@@ -46,12 +51,14 @@ func (tx *Tx) CreateCustomer(ctx context.Context, c *kopilka.Customer) error {
 		s.phoneIdx, s.emailIdx, s.key}
 	if tx.isPG() {
 		q, args = createCustomerTermsSQL, append(args, pgTerms(tx.db.keys, c))
+	} else {
+		q = createCustomerSearchSQL
 	}
 	if _, err = tx.exec(ctx, q, args...); err != nil {
 		return wrap("create customer", err)
 	}
 	if !tx.isPG() {
-		if err := tx.insertRows(ctx, "customer_terms", termCols, termRows(tx.db.keys, c)); err != nil {
+		if err := tx.setTerms(ctx, c, true); err != nil {
 			return err
 		}
 	}
@@ -288,14 +295,10 @@ func (tx *Tx) UpdateCustomer(ctx context.Context, c *kopilka.Customer) error {
 		err = affected(tx.exec(ctx, updateCustomerTermsSQL, append(args, pgTerms(tx.db.keys, c))...))
 		return wrap("update customer", err)
 	}
-	old, err := tx.storedTerms(ctx, c.TenantID, c.ID)
-	if err != nil {
-		return err
-	}
 	if err := affected(tx.exec(ctx, updateCustomerSQL, args...)); err != nil {
 		return wrap("update customer", err)
 	}
-	return tx.setTerms(ctx, c, old)
+	return tx.setTerms(ctx, c, false)
 }
 
 const setCustomerBalancesSQL = `UPDATE customers SET debt = $3, purchases_total = $4 WHERE tenant_id = $1 AND id = $2`

@@ -86,9 +86,13 @@ type DB struct {
 	// wstmts and rstmts keep statements prepared on the writer and the
 	// reader pool (SQLite; nil on PostgreSQL).
 	wstmts, rstmts *stmtCache
-	wg             sync.WaitGroup
-	mu             sync.RWMutex
-	closed         bool
+	// searchWalk is how many customers with a search's terms SQLite
+	// fetches and sorts itself, beyond which it walks the customers
+	// (searchDriveMax; tests lower it to try the walk).
+	searchWalk int
+	wg         sync.WaitGroup
+	mu         sync.RWMutex
+	closed     bool
 }
 
 var _ storage.DB = (*DB)(nil)
@@ -127,7 +131,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if opts.Keys == nil {
 		return nil, errors.New("no personal-data key ring (Options.Keys)")
 	}
-	db := &DB{clock: opts.Clock, log: opts.Logger, opts: opts, keys: opts.Keys}
+	db := &DB{clock: opts.Clock, log: opts.Logger, opts: opts, keys: opts.Keys, searchWalk: searchDriveMax}
 	var err error
 	if strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://") {
 		err = db.openPostgres(url)

@@ -113,3 +113,7 @@ func MigrateTo(ctx context.Context, dialect string, raw *sql.DB, version int64) 
 	_, err = p.UpTo(ctx, version)
 	return err
 }
+
+// SearchByWalk makes SQLite's name and tag searches walk the customers
+// newest first whatever the number of matches (see searchDriveMax).
+func SearchByWalk(db *DB) { db.searchWalk = -1 }

@@ -86,11 +86,11 @@ var eraseSQL = []string{
 }
 
 // eraseTermsSQL drops the search terms of the customer and of those merged
-// into it, after eraseSQL: a table of them on SQLite, an array in each
-// customer's row on PostgreSQL (pgTerms).
+// into it, after eraseSQL: their documents in an FTS5 index on SQLite
+// (searchDoc), an array in each customer's row on PostgreSQL (pgTerms).
 var eraseTermsSQL = map[bool]string{
-	false: `DELETE FROM customer_terms WHERE tenant_id = $1
- AND customer_id IN (SELECT id FROM customers WHERE tenant_id = $1 AND (id = $2 OR merged_into = $2))`,
+	false: `DELETE FROM customer_search WHERE rowid IN
+ (SELECT search_n FROM customers WHERE tenant_id = $1 AND (id = $2 OR merged_into = $2))`,
 	true: `UPDATE customers SET terms = '{}' WHERE tenant_id = $1 AND (id = $2 OR merged_into = $2)`,
 }
 

@@ -2,6 +2,7 @@ package sqldb_test
 
 import (
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -111,11 +112,15 @@ func TestCheckMigrationPairsRefuses(t *testing.T) {
 // schema lists a database's "table.column" names and index names, without
 // the migration tool's own table and the indexes a primary key makes.
 // dialectOnly are the schemas' deliberate differences: the search terms
-// are an array under a GIN index on PostgreSQL and a table on SQLite
-// (migrations 0010).
+// are an array under a GIN index on PostgreSQL (migration 0010) and
+// documents of an FTS5 index, with the tables it keeps itself, on SQLite
+// (0011).
 var dialectOnly = map[string][]string{
 	"postgres": {"customers.terms", "index customers_terms"},
-	"sqlite":   {"customer_terms.customer_id", "customer_terms.tenant_id", "customer_terms.term"},
+	"sqlite": {"customers.search_n", "index customers_search_n", "customer_search.terms",
+		"customer_search_config.k", "customer_search_config.v", "customer_search_data.block", "customer_search_data.id",
+		"customer_search_docsize.id", "customer_search_docsize.origin", "customer_search_docsize.sz",
+		"customer_search_idx.pgno", "customer_search_idx.segid", "customer_search_idx.term"},
 }
 
 func schema(t *testing.T, db *sqldb.DB) []string {
@@ -241,5 +246,79 @@ INSERT INTO customer_terms (tenant_id, term, customer_id) VALUES
 	}
 	if !dropped {
 		t.Error("customer_terms is still there")
+	}
+}
+
+// TestMigrationCustomerSearch is the data migration 0011 of SQLite: the
+// rows of customer_terms become a document per customer in the FTS5
+// index customer_search, numbered by the new customers.search_n, tag
+// terms bound to their tenant, and the table goes.
+func TestMigrationCustomerSearch(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := storagetest.URL(t, "sqlite")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if err := sqldb.MigrateTo(ctx, "sqlite", raw, 10); err != nil {
+		t.Fatalf("migrate to 10: %v", err)
+	}
+	// pii_key set: rows sealed already, which Open leaves alone.
+	const seed = `INSERT INTO customers (tenant_id, id, kind, created_at, updated_at, pii_key) VALUES
+ ('ten_a', 'cus_1', 'individual', 1, 1, 'k'), ('ten_a', 'cus_2', 'individual', 2, 2, 'k'),
+ ('ten_b', 'cus_3', 'individual', 3, 3, 'k');
+INSERT INTO customer_terms (tenant_id, term, customer_id) VALUES
+ ('ten_a', 't:vip', 'cus_1'), ('ten_a', 'n:aB-c_d', 'cus_1'), ('ten_b', 't:vip', 'cus_3'), ('ten_b', 'n:aB-c_d', 'cus_3'),
+ ('ten_a', 't:новый клиент', 'cus_2')`
+	if _, err := raw.ExecContext(ctx, seed); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	raw.Close()
+	db, err := sqldb.Open(ctx, path, sqldb.Options{Keys: storagetest.Keys()})
+	if err != nil {
+		t.Fatalf("Open (migration 11): %v", err)
+	}
+	defer db.Close()
+	const assert = `SELECT COALESCE((SELECT group_concat(id, ' ') FROM (SELECT c.id FROM customers c
+  WHERE c.search_n IN (SELECT rowid FROM customer_search WHERE customer_search MATCH $1) ORDER BY c.id)), ''),
+ (SELECT count(DISTINCT search_n) FROM customers),
+ (SELECT count(*) FROM sqlite_master WHERE name = 'customer_terms')`
+	for _, tc := range []struct{ match, want string }{
+		{`"naB-c_d"`, "cus_1 cus_3"},
+		{`"t` + strings.ToUpper(hex.EncodeToString([]byte("ten_a:vip"))) + `"`, "cus_1"},
+		{`"t` + strings.ToUpper(hex.EncodeToString([]byte("ten_b:vip"))) + `"`, "cus_3"},
+		{`"nab-c_d" AND "t` + hex.EncodeToString([]byte("ten_b:vip")) + `"`, "cus_3"},
+	} {
+		var got string
+		var numbered, left int
+		if err := sqldb.Writer(db).QueryRowContext(ctx, assert, tc.match).Scan(&got, &numbered, &left); err != nil {
+			t.Fatalf("assert %s: %v", tc.match, err)
+		}
+		if got != tc.want {
+			t.Errorf("customers matching %s after the migration: %q, want %q", tc.match, got, tc.want)
+		}
+		if numbered != 3 || left != 0 {
+			t.Errorf("after the migration: %d distinct search_n (want 3), customer_terms tables %d (want 0)", numbered, left)
+		}
+	}
+	// The storage's own search finds the migrated tag terms, so the
+	// migration and searchToken agree on their form.
+	for tenant, want := range map[string]string{"ten_a": "cus_2", "ten_b": ""} {
+		err := db.Read(ctx, func(tx storage.Tx) error {
+			found, err := tx.SearchCustomers(ctx, tenant, storage.CustomerSearch{Tag: "Новый клиент", Limit: 10})
+			var got []string
+			for _, c := range found {
+				got = append(got, c.ID)
+			}
+			if strings.Join(got, " ") != want {
+				t.Errorf("%s: SearchCustomers(tag) = %v, want %q", tenant, got, want)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatalf("%s: search: %v", tenant, err)
+		}
 	}
 }

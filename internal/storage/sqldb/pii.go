@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,8 +98,6 @@ func nameTerm(r *pii.Ring, tenantID, token string) string {
 	return "n:" + r.Index(idxName, tenantID, token)
 }
 
-const termCols = `tenant_id, term, customer_id`
-
 // termSep joins a row's terms into one text for the bulk inserts of
 // PostgreSQL (column), which split it back into an array. No term holds
 // it: pgTerms drops any that would.
@@ -130,55 +129,68 @@ func pgTerm(tenantID, term string) string {
 	return term
 }
 
-// termRows are the rows of customer_terms for c.
-func termRows(r *pii.Ring, c *kopilka.Customer) [][]any {
+// searchDoc is c's search terms as SQLite keeps them: a document of the
+// FTS5 index customer_search, numbered by the customer's search_n
+// (migration 0011).
+func searchDoc(r *pii.Ring, c *kopilka.Customer) string {
 	terms := customerTerms(r, c)
-	rows := make([][]any, len(terms))
 	for i, t := range terms {
-		rows[i] = []any{c.TenantID, t, c.ID}
+		terms[i] = searchToken(c.TenantID, t)
 	}
-	return rows
+	return strings.Join(terms, " ")
 }
 
-// setTerms replaces c's search terms; old are those it had (SQLite).
-func (tx *Tx) setTerms(ctx context.Context, c *kopilka.Customer, old []string) error {
+// searchToken is one term as a token of customer_search's ascii
+// tokenizer: "n" and a name token's blind index (letters, digits, '-'
+// and '_'), or "t" and the hex of "tenant:tag", a tag's posting list
+// being its tenant's alone. The tokenizer folds case, which the hex and
+// the blind index survive.
+func searchToken(tenantID, term string) string {
+	if tok, ok := strings.CutPrefix(term, "n:"); ok {
+		return "n" + tok
+	}
+	return "t" + strings.ToUpper(hex.EncodeToString([]byte(tenantID+":"+strings.TrimPrefix(term, "t:"))))
+}
+
+// searchMatch is the FTS5 query for customers with all of terms.
+func searchMatch(tenantID string, terms []string) string {
+	q := make([]string, len(terms))
+	for i, t := range terms {
+		q[i] = `"` + searchToken(tenantID, t) + `"` // quoted: '-' is an operator outside quotes
+	}
+	return strings.Join(q, " AND ")
+}
+
+const (
+	// nextSearchNSQL numbers a new customer's search document (SQLite).
+	nextSearchNSQL = `(SELECT COALESCE(MAX(search_n), 0) + 1 FROM customers)`
+	// dropSearchSQL and addSearchSQL replace a customer's search document.
+	dropSearchSQL = `DELETE FROM customer_search WHERE rowid = (SELECT search_n FROM customers WHERE tenant_id = $1 AND id = $2)`
+	addSearchSQL  = `INSERT INTO customer_search (rowid, terms) SELECT search_n, $3 FROM customers WHERE tenant_id = $1 AND id = $2`
+)
+
+// setTerms writes c's search terms anew, the array in its row on
+// PostgreSQL, its document in customer_search on SQLite; fresh tells
+// that SQLite holds no document for c yet.
+func (tx *Tx) setTerms(ctx context.Context, c *kopilka.Customer, fresh bool) error {
 	if tx.isPG() {
 		err := affected(tx.exec(ctx, `UPDATE customers SET terms = $3 WHERE tenant_id = $1 AND id = $2`,
 			c.TenantID, c.ID, pgTerms(tx.db.keys, c)))
 		return wrap("customer terms", err)
 	}
-	if len(old) > 0 {
-		b := tx.binder()
-		q := "DELETE FROM customer_terms WHERE tenant_id = " + b.arg(c.TenantID) + " AND customer_id = " + b.arg(c.ID) +
-			" AND term IN " + b.list(old)
-		if err := tx.execRaw(ctx, q, b.args...); err != nil {
+	if !fresh {
+		// An FTS5 table without content takes a second document of one
+		// number without complaint: the old one goes first.
+		if _, err := tx.exec(ctx, dropSearchSQL, c.TenantID, c.ID); err != nil {
 			return wrap("customer terms", err)
 		}
 	}
-	return tx.insertRows(ctx, "customer_terms", termCols, termRows(tx.db.keys, c))
-}
-
-// storedTerms are the search terms of the customer as stored now.
-func (tx *Tx) storedTerms(ctx context.Context, tenantID, id string) ([]string, error) {
-	c := kopilka.Customer{TenantID: tenantID, ID: id}
-	var tags string
-	err := tx.row(ctx, `SELECT first_name, last_name, middle_name, tags FROM customers WHERE tenant_id = $1 AND id = $2`,
-		tenantID, id).Scan(&c.FirstName, &c.LastName, &c.MiddleName, &tags)
-	if err != nil {
-		return nil, wrap("customer terms", err)
+	doc := searchDoc(tx.db.keys, c)
+	if doc == "" {
+		return nil
 	}
-	if err := json.Unmarshal([]byte(tags), &c.Tags); err != nil {
-		return nil, wrap("customer terms", err)
-	}
-	for _, f := range []struct {
-		name string
-		v    *string
-	}{{"first_name", &c.FirstName}, {"last_name", &c.LastName}, {"middle_name", &c.MiddleName}} {
-		if *f.v, err = tx.db.keys.Open(*f.v, aad(tenantID, id, f.name)); err != nil {
-			return nil, fmt.Errorf("customer %s %s: %w", id, f.name, err)
-		}
-	}
-	return customerTerms(tx.db.keys, &c), nil
+	_, err := tx.exec(ctx, addSearchSQL, c.TenantID, c.ID, doc)
+	return wrap("customer terms", err)
 }
 
 // sealChange seals the values of a change of a personal field.
@@ -412,7 +424,7 @@ WHERE tenant_id = $1 AND id = $2 AND pii_key = $3`, c.TenantID, c.ID, cs[i].key,
 				continue // changed meanwhile (another server sealing, or a write): sealed already
 			}
 			if cs[i].key == "" { // terms were not kept before sealing
-				if err := tx.setTerms(ctx, c, nil); err != nil {
+				if err := tx.setTerms(ctx, c, false); err != nil {
 					return err
 				}
 			}

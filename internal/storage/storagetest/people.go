@@ -10,6 +10,17 @@ import (
 	"github.com/kopilka/kopilka/internal/storage"
 )
 
+// Search runs the cases of customer search by name and tag alone, for a
+// database whose search is set to take another way.
+func Search(t *testing.T, db storage.DB) {
+	for _, tc := range []struct {
+		name string
+		test func(t *testing.T, db storage.DB)
+	}{{"Search", testSearch}, {"SearchPages", testSearchPages}, {"SearchTagTenant", testSearchTagTenant}} {
+		t.Run(tc.name, func(t *testing.T) { tc.test(t, db) })
+	}
+}
+
 // testPeople holds the cases of customer search, consents and personal
 // data sealed at rest (what the storage must still do with it sealed).
 func testPeople(t *testing.T, db storage.DB) {
@@ -253,23 +264,30 @@ func testSearchPages(t *testing.T, db storage.DB) {
 	if len(want) != 7 {
 		t.Fatalf("SearchCustomers = %d customers, want 7", len(want))
 	}
-	var got []string
-	var after *storage.CustomerCursor
-	for page := 0; page < 10; page++ {
-		var cs []kopilka.Customer
-		mustRead(t, db, func(tx storage.Tx) error {
-			var err error
-			cs, err = tx.SearchCustomers(ctx, ten, storage.CustomerSearch{After: after, Limit: 3})
-			return err
-		})
-		got = append(got, ids(cs)...)
-		if len(cs) < 3 {
-			break
+	pages := func(s storage.CustomerSearch) []string {
+		var got []string
+		for page := 0; page < 10; page++ {
+			var cs []kopilka.Customer
+			mustRead(t, db, func(tx storage.Tx) error {
+				var err error
+				cs, err = tx.SearchCustomers(ctx, ten, s)
+				return err
+			})
+			got = append(got, ids(cs)...)
+			if len(cs) < s.Limit {
+				break
+			}
+			last := cs[len(cs)-1]
+			s.After = &storage.CustomerCursor{CreatedAt: last.CreatedAt, ID: last.ID}
 		}
-		last := cs[len(cs)-1]
-		after = &storage.CustomerCursor{CreatedAt: last.CreatedAt, ID: last.ID}
+		return got
 	}
-	diff(t, "pages of 3", want, got)
+	diff(t, "pages of 3", want, pages(storage.CustomerSearch{Limit: 3}))
+	// By a tag: the five of the batch, in the same order.
+	tagged := slices.DeleteFunc(slices.Clone(want), func(id string) bool {
+		return !slices.ContainsFunc(batch, func(c *kopilka.Customer) bool { return c.ID == id })
+	})
+	diff(t, "pages of 2 by tag", tagged, pages(storage.CustomerSearch{Tag: "P", Limit: 2}))
 }
 
 func testConsents(t *testing.T, db storage.DB) {
