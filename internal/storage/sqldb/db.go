@@ -88,7 +88,7 @@ type DB struct {
 	wstmts, rstmts *stmtCache
 	// searchWalk is how many customers with a search's terms SQLite
 	// fetches and sorts itself, beyond which it walks the customers
-	// (searchDriveMax; tests lower it to try the walk).
+	// (searchDriveMax; below zero, always the walk: SearchByWalk).
 	searchWalk int
 	wg         sync.WaitGroup
 	mu         sync.RWMutex

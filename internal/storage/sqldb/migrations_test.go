@@ -205,6 +205,29 @@ func TestMigrationsReopen(t *testing.T) {
 	}
 }
 
+// seedAt migrates the database at url (a file on SQLite) to version and
+// runs seed there: where a data migration's test starts. The database is
+// closed with the test.
+func seedAt(t *testing.T, dialect, url string, version int64, seed string) *sql.DB {
+	t.Helper()
+	driver, dsn := "pgx", url
+	if dialect == "sqlite" {
+		driver, dsn = "sqlite", "file:"+url
+	}
+	raw, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	if err := sqldb.MigrateTo(t.Context(), dialect, raw, version); err != nil {
+		t.Fatalf("migrate to %d: %v", version, err)
+	}
+	if _, err := raw.ExecContext(t.Context(), seed); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	return raw
+}
+
 // TestMigrationTermsArray is the data migration 0010 of PostgreSQL: the
 // rows of customer_terms become each customer's terms array, tag terms
 // bound to their tenant, and the table goes.
@@ -212,23 +235,12 @@ func TestMigrationTermsArray(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	u := storagetest.URL(t, "postgres")
-	raw, err := sql.Open("pgx", u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	if err := sqldb.MigrateTo(ctx, "postgres", raw, 9); err != nil {
-		t.Fatalf("migrate to 9: %v", err)
-	}
 	// pii_key set: rows sealed already, which Open leaves alone.
-	const seed = `INSERT INTO customers (tenant_id, id, kind, created_at, updated_at, pii_key) VALUES
+	raw := seedAt(t, "postgres", u, 9, `INSERT INTO customers (tenant_id, id, kind, created_at, updated_at, pii_key) VALUES
  ('ten_a', 'cus_1', 'individual', 1, 1, 'k'), ('ten_a', 'cus_2', 'individual', 1, 1, 'k'),
  ('ten_b', 'cus_3', 'individual', 1, 1, 'k');
 INSERT INTO customer_terms (tenant_id, term, customer_id) VALUES
- ('ten_a', 't:vip', 'cus_1'), ('ten_a', 'n:abc', 'cus_1'), ('ten_b', 't:vip', 'cus_3'), ('ten_b', 'n:abc', 'cus_3')`
-	if _, err := raw.ExecContext(ctx, seed); err != nil {
-		t.Fatalf("seed: %v", err)
-	}
+ ('ten_a', 't:vip', 'cus_1'), ('ten_a', 'n:abc', 'cus_1'), ('ten_b', 't:vip', 'cus_3'), ('ten_b', 'n:abc', 'cus_3')`)
 	db, err := sqldb.Open(ctx, u, sqldb.Options{Keys: storagetest.Keys()})
 	if err != nil {
 		t.Fatalf("Open (migration 10): %v", err)
@@ -257,25 +269,13 @@ func TestMigrationCustomerSearch(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	path := storagetest.URL(t, "sqlite")
-	raw, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	if err := sqldb.MigrateTo(ctx, "sqlite", raw, 10); err != nil {
-		t.Fatalf("migrate to 10: %v", err)
-	}
 	// pii_key set: rows sealed already, which Open leaves alone.
-	const seed = `INSERT INTO customers (tenant_id, id, kind, created_at, updated_at, pii_key) VALUES
+	seedAt(t, "sqlite", path, 10, `INSERT INTO customers (tenant_id, id, kind, created_at, updated_at, pii_key) VALUES
  ('ten_a', 'cus_1', 'individual', 1, 1, 'k'), ('ten_a', 'cus_2', 'individual', 2, 2, 'k'),
  ('ten_b', 'cus_3', 'individual', 3, 3, 'k');
 INSERT INTO customer_terms (tenant_id, term, customer_id) VALUES
  ('ten_a', 't:vip', 'cus_1'), ('ten_a', 'n:aB-c_d', 'cus_1'), ('ten_b', 't:vip', 'cus_3'), ('ten_b', 'n:aB-c_d', 'cus_3'),
- ('ten_a', 't:новый клиент', 'cus_2')`
-	if _, err := raw.ExecContext(ctx, seed); err != nil {
-		t.Fatalf("seed: %v", err)
-	}
-	raw.Close()
+ ('ten_a', 't:новый клиент', 'cus_2')`).Close()
 	db, err := sqldb.Open(ctx, path, sqldb.Options{Keys: storagetest.Keys()})
 	if err != nil {
 		t.Fatalf("Open (migration 11): %v", err)
