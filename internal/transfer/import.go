@@ -132,6 +132,9 @@ func Import(ctx context.Context, svc *loyalty.Service, tenantID, path string, op
 	if fi, err := os.Stat(path); err != nil || fi.Size() != im.size || !fi.ModTime().Equal(im.mtime) {
 		return nil, fmt.Errorf("%w after it was checked: nothing was written; import it again", ErrChanged)
 	}
+	// A check that matched no row to a customer lets the writes skip
+	// their lookups (loyalty.ImportOptions.Fresh).
+	im.fresh = rep.Updated == 0 && rep.Unchanged == 0
 	return im.pass(ctx, PhaseImporting, false, rep.Rows)
 }
 
@@ -144,6 +147,7 @@ type importer struct {
 	format   Format
 	opt      Options
 	twoPass  bool
+	fresh    bool // the check matched no row to a customer
 }
 
 func newImporter(svc *loyalty.Service, tenantID, path string, opt Options) (*importer, error) {
@@ -249,7 +253,8 @@ func (im *importer) pass(ctx context.Context, phase string, dry bool, total int6
 	}
 	wg.Go(func() { p.run(ctx, rd, chunks) })
 	claims := &claimSet{seed: p.seed, m: map[uint64]int32{}}
-	opt := loyalty.ImportOptions{Integration: im.opt.Integration, DryRun: dry, SkipBadRows: im.opt.SkipBadRows, Claim: claims.claim}
+	opt := loyalty.ImportOptions{Integration: im.opt.Integration, DryRun: dry, SkipBadRows: im.opt.SkipBadRows, Claim: claims.claim,
+		Fresh: im.fresh && !dry}
 	var mu sync.Mutex // guards rep and the progress
 	var offset int64
 	for range im.writers() {

@@ -703,3 +703,57 @@ func TestImportFileChanged(t *testing.T) {
 		t.Errorf("export after the refused import = %d rows, want the header only", len(got))
 	}
 }
+
+// TestImportFresh writes chunks without their lookups (what an import
+// does after a check that matched no row to a customer) whose rows name
+// customers that exist by now: by phone, external id and card, as if
+// registered at a till between the check and the writes. The database's
+// unique keys refuse the first try and the chunk is planned again with
+// the lookup, so the outcome is the one a chunk with its lookup has.
+func TestImportFresh(t *testing.T) {
+	t.Parallel()
+	amount := func(v kopilka.Amount) *kopilka.Amount { return &v }
+	newRow := loyalty.ImportRow{Line: 2, ExternalID: "NEW1", Phone: "+79120000077", LastName: "Новикова", Balance: amount(500)}
+	for _, dialect := range storagetest.Dialects {
+		for _, tc := range []struct {
+			name string
+			row  loyalty.ImportRow // names a customer of people.csv
+		}{
+			{"Phone", loyalty.ImportRow{Line: 3, Phone: "+79120000002", MiddleName: "Ильич"}},
+			{"ExternalID", loyalty.ImportRow{Line: 3, ExternalID: "E3", FirstName: "Семён", Cards: []string{"CARD-4", "CARD-9"}}},
+			{"Card", loyalty.ImportRow{Line: 3, Cards: []string{"CARD-1"}, Email: "anna.new@example.com"}},
+		} {
+			t.Run(dialect+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				var results []*loyalty.ImportResult
+				var exports [][][]string
+				for _, fresh := range []bool{false, true} {
+					e := newEnv(t, dialect)
+					ten := e.tenant(t, "T")
+					e.importFile(t, ten, e.file(t, "people.csv", []byte(people)), transfer.Options{})
+					rows := []loyalty.ImportRow{newRow, tc.row}
+					res, err := e.svc.ImportChunk(e.ctx, ten, rows, loyalty.ImportOptions{Fresh: fresh})
+					if err != nil {
+						t.Fatalf("ImportChunk(fresh %v) = %v", fresh, err)
+					}
+					x := e.export(t, ten)
+					for _, r := range x { // a customer without an external id is exported by its own id
+						if kopilka.ValidID("cus", r[0]) {
+							r[0] = "cus_…"
+						}
+					}
+					results, exports = append(results, res), append(exports, x)
+				}
+				if r := results[0]; r.Created != 1 || r.Updated != 1 || !r.Written || len(r.Errors) > 0 {
+					t.Fatalf("ImportChunk with the lookup = %+v, want one created and one updated", r)
+				}
+				if d := cmp.Diff(results[0], results[1]); d != "" {
+					t.Errorf("ImportChunk without the lookup differs (-with +without):\n%s", d)
+				}
+				if d := cmp.Diff(exports[0], exports[1]); d != "" {
+					t.Errorf("customers after the chunk differ (-with the lookup +without):\n%s", d)
+				}
+			})
+		}
+	}
+}
