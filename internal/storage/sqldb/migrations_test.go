@@ -228,9 +228,10 @@ func seedAt(t *testing.T, dialect, url string, version int64, seed string) *sql.
 	return raw
 }
 
-// TestMigrationTermsArray is the data migration 0010 of PostgreSQL: the
-// rows of customer_terms become each customer's terms array, tag terms
-// bound to their tenant, and the table goes.
+// TestMigrationTermsArray is the data migrations 0010 and 0011 of
+// PostgreSQL: the rows of customer_terms become each customer's terms
+// array, tag terms bound to their tenant, and the table goes; then the
+// e-mail's blind index joins the terms and its own index goes.
 func TestMigrationTermsArray(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -239,6 +240,7 @@ func TestMigrationTermsArray(t *testing.T) {
 	raw := seedAt(t, "postgres", u, 9, `INSERT INTO customers (tenant_id, id, kind, created_at, updated_at, pii_key) VALUES
  ('ten_a', 'cus_1', 'individual', 1, 1, 'k'), ('ten_a', 'cus_2', 'individual', 1, 1, 'k'),
  ('ten_b', 'cus_3', 'individual', 1, 1, 'k');
+UPDATE customers SET email_bidx = 'mail' WHERE id IN ('cus_2', 'cus_3');
 INSERT INTO customer_terms (tenant_id, term, customer_id) VALUES
  ('ten_a', 't:vip', 'cus_1'), ('ten_a', 'n:abc', 'cus_1'), ('ten_b', 't:vip', 'cus_3'), ('ten_b', 'n:abc', 'cus_3')`)
 	db, err := sqldb.Open(ctx, u, sqldb.Options{Keys: storagetest.Keys()})
@@ -247,24 +249,25 @@ INSERT INTO customer_terms (tenant_id, term, customer_id) VALUES
 	}
 	defer db.Close()
 	const assert = `SELECT string_agg(id || '=' || array_to_string(terms, '|'), ' ' ORDER BY id),
- to_regclass('customer_terms') IS NULL FROM customers`
+ to_regclass('customer_terms') IS NULL AND to_regclass('customers_email_bidx') IS NULL FROM customers`
 	var got string
 	var dropped bool
 	if err := raw.QueryRowContext(ctx, assert).Scan(&got, &dropped); err != nil {
 		t.Fatalf("assert: %v", err)
 	}
-	if want := "cus_1=n:abc|t:ten_a:vip cus_2= cus_3=n:abc|t:ten_b:vip"; got != want {
+	if want := "cus_1=n:abc|t:ten_a:vip cus_2=e:mail cus_3=n:abc|t:ten_b:vip|e:mail"; got != want {
 		t.Errorf("terms after the migration: %q, want %q", got, want)
 	}
 	if !dropped {
-		t.Error("customer_terms is still there")
+		t.Error("customer_terms or customers_email_bidx is still there")
 	}
 }
 
 // TestMigrationCustomerSearch is the data migration 0011 of SQLite: the
-// rows of customer_terms become a document per customer in the FTS5
-// index customer_search, numbered by the new customers.search_n, tag
-// terms bound to their tenant, and the table goes.
+// rows of customer_terms and the e-mails' blind indexes become a document
+// per customer in the FTS5 index customer_search, numbered by the new
+// customers.search_n, tag terms bound to their tenant, and the table and
+// the e-mail index go.
 func TestMigrationCustomerSearch(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -273,6 +276,7 @@ func TestMigrationCustomerSearch(t *testing.T) {
 	seedAt(t, "sqlite", path, 10, `INSERT INTO customers (tenant_id, id, kind, created_at, updated_at, pii_key) VALUES
  ('ten_a', 'cus_1', 'individual', 1, 1, 'k'), ('ten_a', 'cus_2', 'individual', 2, 2, 'k'),
  ('ten_b', 'cus_3', 'individual', 3, 3, 'k');
+UPDATE customers SET email_bidx = 'Ma-il_x' WHERE id IN ('cus_2', 'cus_3');
 INSERT INTO customer_terms (tenant_id, term, customer_id) VALUES
  ('ten_a', 't:vip', 'cus_1'), ('ten_a', 'n:aB-c_d', 'cus_1'), ('ten_b', 't:vip', 'cus_3'), ('ten_b', 'n:aB-c_d', 'cus_3'),
  ('ten_a', 't:новый клиент', 'cus_2')`).Close()
@@ -284,12 +288,14 @@ INSERT INTO customer_terms (tenant_id, term, customer_id) VALUES
 	const assert = `SELECT COALESCE((SELECT group_concat(id, ' ') FROM (SELECT c.id FROM customers c
   WHERE c.search_n IN (SELECT rowid FROM customer_search WHERE customer_search MATCH $1) ORDER BY c.id)), ''),
  (SELECT count(DISTINCT search_n) FROM customers),
- (SELECT count(*) FROM sqlite_master WHERE name = 'customer_terms')`
+ (SELECT count(*) FROM sqlite_master WHERE name IN ('customer_terms', 'customers_email_bidx'))`
 	for _, tc := range []struct{ match, want string }{
 		{`"naB-c_d"`, "cus_1 cus_3"},
 		{`"t` + strings.ToUpper(hex.EncodeToString([]byte("ten_a:vip"))) + `"`, "cus_1"},
 		{`"t` + strings.ToUpper(hex.EncodeToString([]byte("ten_b:vip"))) + `"`, "cus_3"},
 		{`"nab-c_d" AND "t` + hex.EncodeToString([]byte("ten_b:vip")) + `"`, "cus_3"},
+		{`"eMa-il_x"`, "cus_2 cus_3"},
+		{`"eMa-il_x" AND "naB-c_d"`, "cus_3"},
 	} {
 		var got string
 		var numbered, left int
@@ -300,7 +306,7 @@ INSERT INTO customer_terms (tenant_id, term, customer_id) VALUES
 			t.Errorf("customers matching %s after the migration: %q, want %q", tc.match, got, tc.want)
 		}
 		if numbered != 3 || left != 0 {
-			t.Errorf("after the migration: %d distinct search_n (want 3), customer_terms tables %d (want 0)", numbered, left)
+			t.Errorf("after the migration: %d distinct search_n (want 3), %d of customer_terms and customers_email_bidx (want 0)", numbered, left)
 		}
 	}
 	// The storage's own search finds the migrated tag terms, so the

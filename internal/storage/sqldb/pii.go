@@ -74,14 +74,19 @@ func openCustomer(r *pii.Ring, c *kopilka.Customer) error {
 	return nil
 }
 
-// customerTerms are the search terms of c: its name tokens (blind) and
-// its tags (lower-cased; tags are not personal data).
+// customerTerms are the search terms of c: its name tokens and e-mail
+// (blind) and its tags (lower-cased; tags are not personal data). The
+// e-mail is a term rather than a B-tree of its own (migration 0011): its
+// blind index scattered the entries of a bulk load over the whole tree.
 func customerTerms(r *pii.Ring, c *kopilka.Customer) []string {
 	var out []string
 	for _, n := range []string{c.LastName, c.FirstName, c.MiddleName} {
 		for _, tok := range pii.NameTokens(n) {
 			out = append(out, "n:"+r.Index(idxName, c.TenantID, tok))
 		}
+	}
+	if c.Email != "" {
+		out = append(out, emailTerm(r, c.TenantID, c.Email))
 	}
 	for _, t := range c.Tags {
 		out = append(out, TagTerm(t))
@@ -92,6 +97,12 @@ func customerTerms(r *pii.Ring, c *kopilka.Customer) []string {
 
 // TagTerm is the search term of a tag.
 func TagTerm(tag string) string { return "t:" + strings.ToLower(strings.TrimSpace(tag)) }
+
+// emailTerm is the search term of an e-mail: its blind index, as
+// sealCustomer keeps it in email_bidx.
+func emailTerm(r *pii.Ring, tenantID, email string) string {
+	return "e:" + r.Index(idxEmail, tenantID, strings.ToLower(email))
+}
 
 // NameTerm is the search term of one name token.
 func nameTerm(r *pii.Ring, tenantID, token string) string {
@@ -141,13 +152,13 @@ func searchDoc(r *pii.Ring, c *kopilka.Customer) string {
 }
 
 // searchToken is one term as a token of customer_search's ascii
-// tokenizer: "n" and a name token's blind index (letters, digits, '-'
-// and '_'), or "t" and the hex of "tenant:tag", a tag's posting list
-// being its tenant's alone. The tokenizer folds case, which the hex and
-// the blind index survive.
+// tokenizer: "n" or "e" and the blind index of a name token or e-mail
+// (letters, digits, '-' and '_'), or "t" and the hex of "tenant:tag", a
+// tag's posting list being its tenant's alone. The tokenizer folds case,
+// which the hex and the blind indexes survive.
 func searchToken(tenantID, term string) string {
-	if tok, ok := strings.CutPrefix(term, "n:"); ok {
-		return "n" + tok
+	if kind, tok, ok := strings.Cut(term, ":"); ok && (kind == "n" || kind == "e") {
+		return kind + tok
 	}
 	return "t" + strings.ToUpper(hex.EncodeToString([]byte(tenantID+":"+strings.TrimPrefix(term, "t:"))))
 }

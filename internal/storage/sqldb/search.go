@@ -21,7 +21,7 @@ func (tx *Tx) SearchCustomers(ctx context.Context, tenantID string, s storage.Cu
 		where = append(where, "c.phone_bidx = "+b.arg(keys.Index(idxPhone, tenantID, s.Phone)))
 	}
 	if s.Email != "" {
-		where = append(where, "c.email_bidx = "+b.arg(keys.Index(idxEmail, tenantID, strings.ToLower(strings.TrimSpace(s.Email)))))
+		terms = append(terms, emailTerm(keys, tenantID, strings.TrimSpace(s.Email)))
 	}
 	if s.Card != "" {
 		where = append(where, "EXISTS (SELECT 1 FROM cards k WHERE k.tenant_id = c.tenant_id AND k.number = "+b.arg(s.Card)+

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -419,6 +420,14 @@ func testErase(t *testing.T, db storage.DB) {
 		diff(t, "ImportLookup after erasure", &storage.ImportMatches{ExternalIDs: map[string]string{"CRM-O": f.other.ID},
 			IDs: map[string]string{}, Phones: map[string]string{}, Cards: map[string]string{},
 			RetiredCards: map[string]bool{"S-1": true}}, m)
+		// Searches by e-mail, name and tag (terms now on both databases)
+		// find only the customer not erased, who shares all three.
+		for _, s := range []storage.CustomerSearch{{Email: "x@example.com"}, {Name: "Иванова"}, {Tag: "vip"}} {
+			s.Limit = 10
+			found, err := tx.SearchCustomers(ctx, f.tenant, s)
+			checkErr(t, fmt.Sprintf("SearchCustomers(%+v) after erasure", s), err, nil)
+			diff(t, fmt.Sprintf("SearchCustomers(%+v) after erasure", s), []string{f.other.ID}, ids(found))
+		}
 		ch, err := tx.ListCustomerChanges(ctx, f.tenant, f.other.ID, 0, 10)
 		if err != nil || len(ch) != 1 || ch[0].NewValue != "Иванова" {
 			t.Errorf("ListCustomerChanges(other) = %+v, %v, want its change kept", ch, err)
