@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -1313,10 +1314,13 @@ func testDueCustomers(t *testing.T, db storage.DB) {
 		got, err = tx.DueCustomers(ctx, now.Add(-2*time.Hour), 100)
 		checkErr(t, "DueCustomers(earlier)", err, nil)
 		diff(t, "DueCustomers(2h earlier)", []storage.TenantCustomer(nil), got, cmpopts.EquateEmpty())
-		got, err = tx.DueCustomers(ctx, now, 2)
-		checkErr(t, "DueCustomers(limit 2)", err, nil)
-		if len(got) != 2 {
-			t.Errorf("DueCustomers(limit 2) = %v, want 2 customers", got)
+		for limit := 1; limit <= 3; limit++ { // distinct customers, though one is due on both counts
+			got, err = tx.DueCustomers(ctx, now, limit)
+			checkErr(t, fmt.Sprintf("DueCustomers(limit %d)", limit), err, nil)
+			if len(got) != limit || len(got) != len(slices.Compact(slices.SortedFunc(slices.Values(got),
+				func(a, b storage.TenantCustomer) int { return strings.Compare(a.CustomerID, b.CustomerID) }))) {
+				t.Errorf("DueCustomers(limit %d) = %v, want %d distinct customers", limit, got, limit)
+			}
 		}
 		return nil
 	})
