@@ -50,8 +50,9 @@ const PostgresChunkSize = 3000
 
 // SQLiteChunkSize is the chunk of an import on SQLite that asks for
 // none. Its commit writes every page the chunk touched to the log, and the
-// blind indexes of phones and e-mails take rows all over themselves: five
-// times the rows cost about twice the pages. A chunk holds the writer for
+// blind index of phones takes rows all over itself (e-mails and names are
+// search terms: see migration 0011): five times the rows cost about twice
+// the pages. A chunk holds the writer for
 // about half a second, so the server's import jobs ask for
 // DefaultChunkSize.
 const SQLiteChunkSize = 5000

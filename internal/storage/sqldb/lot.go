@@ -210,9 +210,11 @@ func (tx *Tx) DueCustomers(ctx context.Context, now time.Time, limit int) ([]sto
 		if err := rows.Scan(&tc.TenantID, &tc.CustomerID); err != nil {
 			return nil, err
 		}
-		if !seen[tc] && len(out) < limit {
+		if !seen[tc] {
 			seen[tc] = true
-			out = append(out, tc)
+			if out = append(out, tc); len(out) == limit {
+				break
+			}
 		}
 	}
 	return out, rows.Err()

@@ -173,8 +173,10 @@ func searchMatch(tenantID string, terms []string) string {
 }
 
 const (
-	// nextSearchNSQL numbers a new customer's search document (SQLite).
-	nextSearchNSQL = `(SELECT COALESCE(MAX(search_n), 0) + 1 FROM customers)`
+	// lastSearchNSQL is the last number of a search document (SQLite);
+	// nextSearchNSQL numbers a new customer's.
+	lastSearchNSQL = `SELECT COALESCE(MAX(search_n), 0) FROM customers`
+	nextSearchNSQL = `((` + lastSearchNSQL + `) + 1)`
 	// dropSearchSQL and addSearchSQL replace a customer's search document.
 	dropSearchSQL = `DELETE FROM customer_search WHERE rowid = (SELECT search_n FROM customers WHERE tenant_id = $1 AND id = $2)`
 	addSearchSQL  = `INSERT INTO customer_search (rowid, terms) SELECT search_n, $3 FROM customers WHERE tenant_id = $1 AND id = $2`

@@ -553,17 +553,17 @@ func (tx *Tx) WriteImport(ctx context.Context, tenantID string, w *storage.Impor
 			addCard(&c.Cards[i])
 		}
 	}
+	pg := tx.isPG()
+	var searchN int64 // the last search document's number (SQLite)
+	if !pg && len(w.Customers) > 0 {
+		if err := tx.row(ctx, lastSearchNSQL).Scan(&searchN); err != nil {
+			return wrap("write import", err)
+		}
+	}
 	// Sealing the personal data and making the search terms is most of
 	// the work of a chunk outside the database: it runs beside the
 	// inserts of the other tables, which do not need it (on SQLite the
 	// one writer would otherwise wait for it on every chunk).
-	pg := tx.isPG()
-	var searchN int64 // the last search document's number (SQLite)
-	if !pg && len(w.Customers) > 0 {
-		if err := tx.row(ctx, `SELECT COALESCE(MAX(search_n), 0) FROM customers`).Scan(&searchN); err != nil {
-			return wrap("write import", err)
-		}
-	}
 	sealed := make(chan error, 1)
 	go func() {
 		for _, c := range w.Customers {
