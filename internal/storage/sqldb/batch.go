@@ -420,22 +420,28 @@ func (db *DB) runBatch(jobs []*job) {
 			k.done <- db.runAlone(k)
 		}
 	}
-	sqlTx, err := db.w.BeginTx(ctx, nil)
+	sqlTx, conn, release, err := db.beginWrite(ctx)
 	if err != nil {
 		fallback()
 		return
 	}
+	// The connection goes back before any write runs alone: those take
+	// connections of their own from the same pool.
+	rollback := func() {
+		_ = sqlTx.Rollback()
+		release()
+	}
 	b := &batch{db: db, sqlTx: sqlTx}
 	b.lockAhead(ctx, jobs)
 	if b.broken != nil {
-		_ = sqlTx.Rollback()
+		rollback()
 		fallback()
 		return
 	}
 	for _, j := range jobs {
-		ferr := j.fn(&Tx{db: db, q: sqlTx, now: db.now(), batched: true, b: b})
+		ferr := j.fn(&Tx{db: db, q: sqlTx, now: db.now(), batched: true, b: b, conn: conn})
 		if !b.finish(ctx, ferr) {
-			_ = sqlTx.Rollback()
+			rollback()
 			fallback()
 			return
 		}
@@ -449,12 +455,14 @@ func (db *DB) runBatch(jobs []*job) {
 			refusals = append(refusals, ferr)
 		}
 	}
-	if err := b.sendGathered(ctx, &Tx{db: db, q: sqlTx, now: db.now()}); err != nil {
-		_ = sqlTx.Rollback()
+	if err := b.sendGathered(ctx, &Tx{db: db, q: sqlTx, now: db.now(), conn: conn}); err != nil {
+		rollback()
 		fallback()
 		return
 	}
-	if err := sqlTx.Commit(); err != nil {
+	err = sqlTx.Commit()
+	release()
+	if err != nil {
 		err = db.d.mapErr(err)
 		if errors.Is(err, storage.ErrRetry) {
 			retry = append(retry, committed...)

@@ -388,12 +388,32 @@ func (db *DB) runAlone(j *job) error {
 	return err
 }
 
+// beginWrite starts a write transaction. On PostgreSQL it holds its
+// connection itself (conn), so that bulk writes can COPY on it (see
+// copyRows); release hands the connection back, once the transaction has
+// ended.
+func (db *DB) beginWrite(ctx context.Context) (sqlTx *sql.Tx, conn *sql.Conn, release func(), err error) {
+	if db.d.name() != "postgres" {
+		sqlTx, err = db.w.BeginTx(ctx, nil)
+		return sqlTx, nil, func() {}, err
+	}
+	if conn, err = db.w.Conn(ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	if sqlTx, err = conn.BeginTx(ctx, nil); err != nil {
+		_ = conn.Close()
+		return nil, nil, nil, err
+	}
+	return sqlTx, conn, func() { _ = conn.Close() }, nil
+}
+
 func (db *DB) runOnce(j *job) error {
-	sqlTx, err := db.w.BeginTx(j.ctx, nil)
+	sqlTx, conn, release, err := db.beginWrite(j.ctx)
 	if err != nil {
 		return db.d.mapErr(fmt.Errorf("begin: %w", err))
 	}
-	tx := &Tx{db: db, q: sqlTx, now: db.now()}
+	defer release()
+	tx := &Tx{db: db, q: sqlTx, now: db.now(), conn: conn}
 	if err := j.fn(tx); err != nil {
 		_ = sqlTx.Rollback()
 		return err

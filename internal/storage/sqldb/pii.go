@@ -109,11 +109,6 @@ func nameTerm(r *pii.Ring, tenantID, token string) string {
 	return "n:" + r.Index(idxName, tenantID, token)
 }
 
-// termSep joins a row's terms into one text for the bulk inserts of
-// PostgreSQL (column), which split it back into an array. No term holds
-// it: pgTerms drops any that would.
-const termSep = "\x1f"
-
 // pgTerms are c's search terms as PostgreSQL keeps them: an array in the
 // customer's row, under a GIN index. The index spans all tenants, so a tag
 // term names the tenant too ("t:TENANT:tag"); a name term is a blind index
@@ -122,12 +117,9 @@ const termSep = "\x1f"
 // million-row import.
 func pgTerms(r *pii.Ring, c *kopilka.Customer) []string {
 	terms := customerTerms(r, c)
-	out := make([]string, 0, len(terms)) // never nil: NULL is no array
-	for _, t := range terms {
-		if strings.Contains(t, termSep) {
-			continue // a tag stored before control characters were refused
-		}
-		out = append(out, pgTerm(c.TenantID, t))
+	out := make([]string, len(terms)) // never nil: NULL is no array
+	for i, t := range terms {
+		out[i] = pgTerm(c.TenantID, t)
 	}
 	return out
 }

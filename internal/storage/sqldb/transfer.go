@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/kopilka/kopilka/internal/kopilka"
 	"github.com/kopilka/kopilka/internal/ledger"
@@ -140,14 +141,14 @@ func (tx *Tx) queryRaw(ctx context.Context, q string, args ...any) (*sql.Rows, e
 	return rows, tx.db.d.mapErr(err)
 }
 
-// insertRows inserts rows (each with len(cols) values) with one multi-row
-// INSERT per maxParams placeholders.
+// insertRows inserts rows (each with len(cols) values): on SQLite with one
+// multi-row INSERT per maxParams placeholders, on PostgreSQL by COPY.
 func (tx *Tx) insertRows(ctx context.Context, table, cols string, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	if tx.isPG() {
-		return tx.insertColumns(ctx, table, cols, rows)
+		return tx.copyRows(ctx, table, cols, rows)
 	}
 	per := max(1, maxParams/len(rows[0]))
 	for len(rows) > 0 {
@@ -191,97 +192,70 @@ func (tx *Tx) insertRows(ctx context.Context, table, cols string, rows [][]any) 
 	return nil
 }
 
-// insertColumns is insertRows on PostgreSQL: one INSERT … SELECT FROM
-// unnest of one array per column, so that a chunk costs a parameter per
-// column rather than per value, whatever its size.
-func (tx *Tx) insertColumns(ctx context.Context, table, cols string, rows [][]any) error {
-	n := len(rows[0])
-	args := make([]any, n)
-	casts := make([]string, n)
-	for j := range n {
-		var err error
-		if args[j], casts[j], err = column(rows, j); err != nil {
-			return fmt.Errorf("insert %s: column %d: %w", table, j+1, err)
+// copyRows is insertRows on PostgreSQL: COPY FROM STDIN in the binary
+// format, on the write transaction's own connection. Beside an INSERT …
+// SELECT FROM unnest of one array a column, which had to build and read
+// back a set of every chunk, it took a sixth less of the database's CPU and
+// of Kopilka's in a million-row import (the server writes the rows of a
+// page in one go, and each value crosses as itself).
+func (tx *Tx) copyRows(ctx context.Context, table, cols string, rows [][]any) error {
+	if tx.conn == nil {
+		return fmt.Errorf("insert %s: bulk insert outside a write transaction", table)
+	}
+	if tx.b != nil {
+		if err := tx.b.beforeWrite(ctx, tx); err != nil {
+			return err
 		}
 	}
-	var b, vals, as strings.Builder
-	for j := range n {
-		if j > 0 {
-			b.WriteString(", ")
-			vals.WriteString(", ")
-			as.WriteString(", ")
-		}
-		if _, ok := rows[0][j].([]string); ok { // sent joined by termSep (see column)
-			fmt.Fprintf(&b, "string_to_array(c%d, E'\\x1f')", j)
-		} else {
-			fmt.Fprintf(&b, "c%d", j)
-		}
-		fmt.Fprintf(&vals, "$%d::%s", j+1, casts[j])
-		fmt.Fprintf(&as, "c%d", j)
+	names := strings.Split(cols, ",")
+	for i, n := range names {
+		names[i] = strings.TrimSpace(n)
 	}
-	q := "INSERT INTO " + table + " (" + cols + ") SELECT " + b.String() + " FROM unnest(" + vals.String() + ") AS u(" + as.String() + ")"
-	return wrap("insert "+table, tx.execRaw(ctx, q, args...))
+	src := &copySource{rows: rows, i: -1, vals: make([]any, len(names))}
+	err := tx.conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("a connection of %T", dc)
+		}
+		_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{table}, names, src)
+		return err
+	})
+	return wrap("insert "+table, tx.db.d.mapErr(err))
 }
 
-// column gathers the j-th values of rows into a typed slice, and names
-// its PostgreSQL array type.
-func column(rows [][]any, j int) (any, string, error) {
-	switch rows[0][j].(type) {
-	case string:
-		out := make([]string, len(rows))
-		for i, r := range rows {
-			out[i] = r[j].(string)
-		}
-		return out, "text[]", nil
-	case sql.NullString:
-		out := make([]*string, len(rows))
-		for i, r := range rows {
-			if v := r[j].(sql.NullString); v.Valid {
-				out[i] = &v.String
-			}
-		}
-		return out, "text[]", nil
-	case int64, int:
-		out := make([]int64, len(rows))
-		for i, r := range rows {
-			switch v := r[j].(type) {
-			case int64:
-				out[i] = v
-			case int:
-				out[i] = int64(v)
-			}
-		}
-		return out, "bigint[]", nil
-	case sql.NullInt64:
-		out := make([]*int64, len(rows))
-		for i, r := range rows {
-			if v := r[j].(sql.NullInt64); v.Valid {
-				out[i] = &v.Int64
-			}
-		}
-		return out, "bigint[]", nil
-	case []byte:
-		out := make([][]byte, len(rows))
-		for i, r := range rows {
-			out[i] = r[j].([]byte)
-		}
-		return out, "bytea[]", nil
-	case []string:
-		// An array a row: one text a row, its elements joined by termSep,
-		// which insertColumns splits again (unnest cannot yield arrays of
-		// different lengths).
-		out := make([]string, len(rows))
-		for i, r := range rows {
-			v := r[j].([]string)
-			if slices.ContainsFunc(v, func(e string) bool { return strings.Contains(e, termSep) }) {
-				return nil, "", fmt.Errorf("an element of %q holds the separator U+001F", v)
-			}
-			out[i] = strings.Join(v, termSep)
-		}
-		return out, "text[]", nil
-	}
-	return nil, "", fmt.Errorf("values of type %T", rows[0][j])
+// copySource feeds rows to CopyFrom, their SQL null types as nil or the
+// value.
+type copySource struct {
+	rows [][]any
+	i    int
+	vals []any
 }
+
+func (s *copySource) Next() bool {
+	s.i++
+	return s.i < len(s.rows)
+}
+
+func (s *copySource) Values() ([]any, error) {
+	for j, v := range s.rows[s.i] {
+		switch x := v.(type) {
+		case sql.NullString:
+			v = nil
+			if x.Valid {
+				v = x.String
+			}
+		case sql.NullInt64:
+			v = nil
+			if x.Valid {
+				v = x.Int64
+			}
+		}
+		s.vals[j] = v
+	}
+	return s.vals, nil
+}
+
+func (s *copySource) Err() error { return nil }
 
 // ImportLookup resolves an import chunk's keys to customer ids in one
 // statement.

@@ -27,6 +27,9 @@ type Tx struct {
 	custom bool
 	// reader: q is a read-only transaction of the reader pool (Snapshot).
 	reader bool
+	// conn is the connection of a write transaction on PostgreSQL, for
+	// COPY (see copyRows); nil otherwise.
+	conn *sql.Conn
 }
 
 var _ storage.Tx = (*Tx)(nil)
