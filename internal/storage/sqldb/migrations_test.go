@@ -328,3 +328,42 @@ INSERT INTO customer_terms (tenant_id, term, customer_id) VALUES
 		}
 	}
 }
+
+// TestMigrationCollateC is migration 0012 of PostgreSQL: every text
+// column, arrays of text too, compares as bytes; the rows stay and the
+// unique keys still refuse a duplicate.
+func TestMigrationCollateC(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	u := storagetest.URL(t, "postgres")
+	seedAt(t, "postgres", u, 11, `INSERT INTO customers (tenant_id, id, kind, created_at, updated_at, pii_key, terms) VALUES
+ ('ten_a', 'cus_b', 'individual', 1, 1, 'k', '{n:x}'), ('ten_a', 'cus_A', 'individual', 2, 2, 'k', '{n:y}')`).Close()
+	db, err := sqldb.Open(ctx, u, sqldb.Options{Keys: storagetest.Keys()})
+	if err != nil {
+		t.Fatalf("Open (migration 12): %v", err)
+	}
+	defer db.Close()
+	w := sqldb.Writer(db)
+	var texts int
+	var other string
+	if err := w.QueryRowContext(ctx, `SELECT count(*), COALESCE(string_agg(table_name || '.' || column_name || ' ' ||
+ COALESCE(collation_name, 'default'), ', ') FILTER (WHERE collation_name IS DISTINCT FROM 'C'), '')
+FROM information_schema.columns WHERE table_schema = current_schema() AND table_name <> 'goose_db_version'
+ AND (data_type = 'text' OR (data_type = 'ARRAY' AND udt_name = '_text'))`).Scan(&texts, &other); err != nil {
+		t.Fatal(err)
+	}
+	if texts < 100 || other != "" {
+		t.Errorf("after the migration: %d text columns, these not in collation C: %q", texts, other)
+	}
+	var ids string
+	if err := w.QueryRowContext(ctx, `SELECT string_agg(id, ' ' ORDER BY id) FROM customers WHERE terms @> '{n:y}' OR terms @> '{n:x}'`).Scan(&ids); err != nil {
+		t.Fatal(err)
+	}
+	if ids != "cus_A cus_b" {
+		t.Errorf("customers in id order after the migration: %q, want %q (bytes)", ids, "cus_A cus_b")
+	}
+	_, err = w.ExecContext(ctx, `INSERT INTO customers (tenant_id, id, kind, created_at, updated_at, pii_key) VALUES ('ten_a', 'cus_b', 'individual', 3, 3, 'k')`)
+	if err == nil || !strings.Contains(err.Error(), "customers_pkey") {
+		t.Errorf("a duplicate customer after the migration: %v, want the primary key's refusal", err)
+	}
+}
