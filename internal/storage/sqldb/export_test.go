@@ -117,3 +117,9 @@ func MigrateTo(ctx context.Context, dialect string, raw *sql.DB, version int64) 
 // SearchByWalk makes SQLite's name and tag searches walk the customers
 // newest first whatever the number of matches (see searchDriveMax).
 func SearchByWalk(db *DB) { db.searchWalk = -1 }
+
+// CopyRows runs a bulk insert of rows into table in a write transaction
+// of db (COPY on PostgreSQL, see copyRows).
+func CopyRows(ctx context.Context, db *DB, table, cols string, rows [][]any) error {
+	return db.Write(ctx, func(t storage.Tx) error { return t.(*Tx).insertRows(ctx, table, cols, rows) })
+}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/kopilka/kopilka/internal/kopilka"
 	"github.com/kopilka/kopilka/internal/ledger"
@@ -191,71 +190,6 @@ func (tx *Tx) insertRows(ctx context.Context, table, cols string, rows [][]any) 
 	}
 	return nil
 }
-
-// copyRows is insertRows on PostgreSQL: COPY FROM STDIN in the binary
-// format, on the write transaction's own connection. Beside an INSERT …
-// SELECT FROM unnest of one array a column, which had to build and read
-// back a set of every chunk, it took a sixth less of the database's CPU and
-// of Kopilka's in a million-row import (the server writes the rows of a
-// page in one go, and each value crosses as itself).
-func (tx *Tx) copyRows(ctx context.Context, table, cols string, rows [][]any) error {
-	if tx.conn == nil {
-		return fmt.Errorf("insert %s: bulk insert outside a write transaction", table)
-	}
-	if tx.b != nil {
-		if err := tx.b.beforeWrite(ctx, tx); err != nil {
-			return err
-		}
-	}
-	names := strings.Split(cols, ",")
-	for i, n := range names {
-		names[i] = strings.TrimSpace(n)
-	}
-	src := &copySource{rows: rows, i: -1, vals: make([]any, len(names))}
-	err := tx.conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("a connection of %T", dc)
-		}
-		_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{table}, names, src)
-		return err
-	})
-	return wrap("insert "+table, tx.db.d.mapErr(err))
-}
-
-// copySource feeds rows to CopyFrom, their SQL null types as nil or the
-// value.
-type copySource struct {
-	rows [][]any
-	i    int
-	vals []any
-}
-
-func (s *copySource) Next() bool {
-	s.i++
-	return s.i < len(s.rows)
-}
-
-func (s *copySource) Values() ([]any, error) {
-	for j, v := range s.rows[s.i] {
-		switch x := v.(type) {
-		case sql.NullString:
-			v = nil
-			if x.Valid {
-				v = x.String
-			}
-		case sql.NullInt64:
-			v = nil
-			if x.Valid {
-				v = x.Int64
-			}
-		}
-		s.vals[j] = v
-	}
-	return s.vals, nil
-}
-
-func (s *copySource) Err() error { return nil }
 
 // ImportLookup resolves an import chunk's keys to customer ids in one
 // statement.
