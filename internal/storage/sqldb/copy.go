@@ -21,18 +21,22 @@ import (
 
 // Type OIDs of the columns the bulk inserts write.
 const (
-	oidBool      = 16
 	oidBytea     = 17
 	oidInt8      = 20
-	oidInt2      = 21
 	oidInt4      = 23
 	oidText      = 25
-	oidVarchar   = 1043
 	oidTextArray = 1009
 )
 
-// copyTypes caches the type OIDs of a table's columns by "table(cols)".
-type copyTypes struct{ m sync.Map }
+// copyPlans caches a copyPlan by table and column list.
+type copyPlans struct{ m sync.Map }
+
+// copyPlan is how rows go into some columns of a table: the COPY
+// statement and the type OIDs of the columns, in their order.
+type copyPlan struct {
+	sql   string
+	types []uint32
+}
 
 // copyRows is insertRows on PostgreSQL. Beside an INSERT … SELECT FROM
 // unnest of one array a column, which built and read back a set of every
@@ -47,16 +51,11 @@ func (tx *Tx) copyRows(ctx context.Context, table, cols string, rows [][]any) er
 			return err
 		}
 	}
-	names := strings.Split(cols, ",")
-	for i, n := range names {
-		names[i] = strings.TrimSpace(n)
-	}
-	cols = strings.Join(names, ", ")
-	types, err := tx.columnTypes(ctx, table, names)
+	plan, err := tx.copyPlan(ctx, table, cols)
 	if err != nil {
 		return wrap("insert "+table, err)
 	}
-	data, err := encodeCopy(types, rows)
+	data, err := encodeCopy(plan.types, rows)
 	if err != nil {
 		return fmt.Errorf("insert %s: %w", table, err)
 	}
@@ -65,17 +64,22 @@ func (tx *Tx) copyRows(ctx context.Context, table, cols string, rows [][]any) er
 		if !ok {
 			return fmt.Errorf("a connection of %T", dc)
 		}
-		_, err := c.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), "COPY "+table+" ("+cols+") FROM STDIN BINARY")
+		_, err := c.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), plan.sql)
 		return err
 	})
 	return wrap("insert "+table, tx.db.d.mapErr(err))
 }
 
-// columnTypes returns the type OIDs of a table's columns, in their order.
-func (tx *Tx) columnTypes(ctx context.Context, table string, names []string) ([]uint32, error) {
-	key := table + "(" + strings.Join(names, ",") + ")"
-	if v, ok := tx.db.copyTypes.m.Load(key); ok {
-		return v.([]uint32), nil
+// copyPlan returns the plan of a COPY into cols (comma-separated) of
+// table, reading the columns' types from the catalog the first time.
+func (tx *Tx) copyPlan(ctx context.Context, table, cols string) (*copyPlan, error) {
+	key := table + "(" + cols + ")"
+	if v, ok := tx.db.copyPlans.m.Load(key); ok {
+		return v.(*copyPlan), nil
+	}
+	names := strings.Split(cols, ",")
+	for i, n := range names {
+		names[i] = strings.TrimSpace(n)
 	}
 	rows, err := tx.q.QueryContext(ctx, `SELECT a.attname, a.atttypid FROM pg_attribute a
 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`, table)
@@ -103,8 +107,9 @@ WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`, tab
 		}
 		types[i] = oid
 	}
-	tx.db.copyTypes.m.Store(key, types)
-	return types, nil
+	plan := &copyPlan{sql: "COPY " + table + " (" + strings.Join(names, ", ") + ") FROM STDIN BINARY", types: types}
+	tx.db.copyPlans.m.Store(key, plan)
+	return plan, nil
 }
 
 // copySignature starts a COPY in the binary format: the signature, no
@@ -183,11 +188,11 @@ func appendCopyValue(buf []byte, oid uint32, v any) ([]byte, error) {
 	}
 	switch x := v.(type) {
 	case string:
-		if oid == oidText || oid == oidVarchar || oid == oidBytea {
+		if oid == oidText || oid == oidBytea {
 			return appendCopyBytes(buf, x), nil
 		}
 	case []byte:
-		if oid == oidBytea || oid == oidText || oid == oidVarchar {
+		if oid == oidBytea || oid == oidText {
 			return appendCopyBytes(buf, x), nil
 		}
 	case int64:
@@ -201,18 +206,6 @@ func appendCopyValue(buf []byte, oid uint32, v any) ([]byte, error) {
 			}
 			buf = binary.BigEndian.AppendUint32(buf, 4)
 			return binary.BigEndian.AppendUint32(buf, uint32(int32(x))), nil
-		case oidInt2:
-			if int64(int16(x)) != x {
-				return nil, fmt.Errorf("%d does not fit a smallint column", x)
-			}
-			buf = binary.BigEndian.AppendUint32(buf, 2)
-			return binary.BigEndian.AppendUint16(buf, uint16(int16(x))), nil
-		case oidBool:
-			if x != 0 && x != 1 {
-				return nil, fmt.Errorf("%d for a boolean column", x)
-			}
-			buf = binary.BigEndian.AppendUint32(buf, 1)
-			return append(buf, byte(x)), nil
 		}
 	case []string:
 		if oid == oidTextArray {

@@ -90,7 +90,7 @@ type DB struct {
 	// fetches and sorts itself, beyond which it walks the customers
 	// (searchDriveMax; below zero, always the walk: SearchByWalk).
 	searchWalk int
-	copyTypes  copyTypes // PostgreSQL's bulk inserts (copyRows)
+	copyPlans  copyPlans // PostgreSQL's bulk inserts (copyRows)
 	wg         sync.WaitGroup
 	mu         sync.RWMutex
 	closed     bool

@@ -25,8 +25,9 @@ import (
 // placeholders and bypass the rebinding cache of tx.sql, which would keep
 // every shape for ever.
 
-// maxParams bounds the placeholders of one statement: PostgreSQL allows
-// 65535 and SQLite (as modernc.org/sqlite builds it) 32766.
+// maxParams bounds the placeholders of one bulk INSERT on SQLite (as
+// modernc.org/sqlite builds it, 32766 at most; PostgreSQL's bulk inserts
+// are COPYs).
 const maxParams = 30000
 
 // binder collects a statement's arguments in the order their placeholders
