@@ -1292,6 +1292,11 @@ func testDueCustomers(t *testing.T, db storage.DB) {
 			{t2, expire.ID, lotSpec{100, 40, kopilka.LotActive, past, &now}},    // expiry reached exactly
 			{t1, both.ID, lotSpec{100, 100, kopilka.LotInactive, past, nil}},
 			{t1, both.ID, lotSpec{100, 100, kopilka.LotActive, past, &past}},
+			// Several lots due on each count: still one customer.
+			{t1, both.ID, lotSpec{100, 100, kopilka.LotInactive, past, nil}},
+			{t1, both.ID, lotSpec{100, 100, kopilka.LotActive, past, &past}},
+			{t1, both.ID, lotSpec{100, 100, kopilka.LotActive, past, &past}},
+			{t1, both.ID, lotSpec{100, 100, kopilka.LotActive, past, &past}},
 			{t1, neither.ID, lotSpec{100, 100, kopilka.LotInactive, future, nil}}, // not yet
 			{t1, neither.ID, lotSpec{100, 100, kopilka.LotActive, past, &future}}, // not yet
 			{t1, neither.ID, lotSpec{100, 0, kopilka.LotActive, past, &past}},     // expired but empty
@@ -1314,7 +1319,7 @@ func testDueCustomers(t *testing.T, db storage.DB) {
 		got, err = tx.DueCustomers(ctx, now.Add(-2*time.Hour), 100)
 		checkErr(t, "DueCustomers(earlier)", err, nil)
 		diff(t, "DueCustomers(2h earlier)", []storage.TenantCustomer(nil), got, cmpopts.EquateEmpty())
-		for limit := 1; limit <= 3; limit++ { // distinct customers, though one is due on both counts
+		for limit := 1; limit <= 3; limit++ { // distinct customers, though one has several lots due on both counts
 			got, err = tx.DueCustomers(ctx, now, limit)
 			checkErr(t, fmt.Sprintf("DueCustomers(limit %d)", limit), err, nil)
 			if len(got) != limit || len(got) != len(slices.Compact(slices.SortedFunc(slices.Values(got),
